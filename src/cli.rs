@@ -1,0 +1,59 @@
+//! The command line (argh). Only the shape of the flags: every default and every check is in `config.rs`.
+
+use argh::FromArgs;
+
+/// Sweep hosts with ICMP echo from one raw socket and report each host once: alive (with its round-trip time),
+/// timeout or unreachable.
+///
+/// Targets are IP addresses and CIDR blocks on the command line and/or a host list (--hosts-file).
+#[derive(FromArgs, Debug, Default, PartialEq)]
+pub struct Cli {
+    /// addresses and CIDR blocks to probe (e.g. 127.0.0.0/16)
+    #[argh(positional)]
+    pub targets: Vec<String>,
+
+    /// host list: one address or CIDR block per line, '#' comments ('-' reads stdin)
+    #[argh(option, short = 'f')]
+    pub hosts_file: Option<String>,
+
+    /// hosts to take from the list, in list order (default 1000 for a list, all for command-line targets;
+    /// 0 = all)
+    #[argh(option, short = 'n')]
+    pub count: Option<usize>,
+
+    /// milliseconds to wait for each reply (default 2000)
+    #[argh(option, short = 't')]
+    pub timeout: Option<u64>,
+
+    /// echo requests per host (default 1)
+    #[argh(option, short = 'p')]
+    pub probes: Option<u16>,
+
+    /// milliseconds between the probes of one host (default 1000)
+    #[argh(option, short = 'i')]
+    pub interval: Option<u64>,
+
+    /// probes per second over the whole sweep (default 10000; 0 = as fast as the machine goes)
+    #[argh(option, short = 'r')]
+    pub rate: Option<u32>,
+
+    /// per-host output on stdout: table, json (JSON Lines) or none (default table)
+    #[argh(option)]
+    pub format: Option<String>,
+
+    /// results go to the terminal only, not to Redis or Postgres (the only mode of this version)
+    #[argh(switch)]
+    pub no_store: bool,
+
+    /// probe only addresses inside this CIDR block (repeatable; also env PINGER_ALLOW=cidr,cidr)
+    #[argh(option)]
+    pub allow: Vec<String>,
+
+    /// no progress bar on stderr
+    #[argh(switch)]
+    pub no_progress: bool,
+
+    /// print the version and exit
+    #[argh(switch, short = 'V')]
+    pub version: bool,
+}

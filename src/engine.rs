@@ -1,0 +1,168 @@
+//! The I/O driver: one raw socket, one `mio::Poll`, the clock, and the [`Prober`]. Nothing clever happens here.
+//!
+//! Each turn: drain the socket into `handle_packet` (kernel timestamps when present), expire timers, send one
+//! batch while `poll_transmit` gives packets, hand finished hosts to the caller, then sleep until the socket is
+//! readable or the prober's next deadline. Sends the kernel pushes back on go back to the prober (`defer`), never
+//! dropped.
+
+use std::io;
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::outcome::HostResult;
+use crate::probe::{Prober, Transmit};
+use crate::socket::{clock_ns, IcmpSocket, RecvBatch, TxBuf, BATCH};
+use crate::time::Time;
+
+const SOCKET: Token = Token(0);
+/// How long to wait before retrying after the kernel ran out of buffers (ENOBUFS gives no readiness event).
+const BACKOFF: Duration = Duration::from_millis(1);
+
+/// The driver's timeline: CLOCK_MONOTONIC, plus the offset that maps kernel receive stamps (CLOCK_REALTIME)
+/// onto it.
+pub struct Clock {
+    offset: i128,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        let mut c = Clock { offset: 0 };
+        c.recalibrate();
+        c
+    }
+}
+
+impl Clock {
+    pub fn now(&self) -> Time {
+        Time(clock_ns(libc::CLOCK_MONOTONIC))
+    }
+
+    fn recalibrate(&mut self) {
+        let mono = clock_ns(libc::CLOCK_MONOTONIC);
+        let real = clock_ns(libc::CLOCK_REALTIME);
+        self.offset = i128::from(real) - i128::from(mono);
+    }
+
+    /// A kernel receive stamp on our timeline.
+    fn from_realtime(&self, ns: u64) -> Time {
+        Time((i128::from(ns) - self.offset).max(0) as u64)
+    }
+
+    /// The wall-clock time (ns since the Unix epoch) of a point on our timeline.
+    pub fn to_unix_ns(&self, t: Time) -> i128 {
+        i128::from(t.0) + self.offset
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("event loop: {0}")]
+    Poll(#[source] io::Error),
+    #[error("receiving from the raw socket: {0}")]
+    Recv(#[source] io::Error),
+}
+
+/// Runs the sweep to the end, calling `on_result` once per host as its verdict becomes final.
+pub fn sweep(
+    sock: &IcmpSocket,
+    prober: &mut Prober,
+    clock: &mut Clock,
+    mut on_result: impl FnMut(HostResult),
+) -> Result<(), EngineError> {
+    let mut poll = Poll::new().map_err(EngineError::Poll)?;
+    let fd = sock.raw_fd();
+    poll.registry().register(&mut SourceFd(&fd), SOCKET, Interest::READABLE).map_err(EngineError::Poll)?;
+    let mut events = Events::with_capacity(8);
+    let mut rx = RecvBatch::default();
+    let mut tx = TxBatch::default();
+    while !prober.is_done() {
+        drain(sock, prober, clock, &mut rx)?;
+        prober.handle_timeout(clock.now());
+        let blocked = send(sock, prober, clock, &mut tx);
+        while let Some(r) = prober.poll_result() {
+            on_result(r);
+        }
+        if prober.is_done() {
+            break;
+        }
+        let now = clock.now();
+        let mut wait = prober.poll_timeout().map(|t| t.since(now));
+        if blocked {
+            wait = Some(wait.map_or(BACKOFF, |w| w.min(BACKOFF)));
+        } else if wait == Some(Duration::ZERO) {
+            continue; // more to send right now: skip the poll syscall
+        }
+        match poll.poll(&mut events, wait.or(Some(Duration::from_secs(1)))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(EngineError::Poll(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Reads everything waiting on the socket.
+fn drain(sock: &IcmpSocket, prober: &mut Prober, clock: &mut Clock, rx: &mut RecvBatch) -> Result<(), EngineError> {
+    clock.recalibrate();
+    loop {
+        let n = sock.recv_batch(rx).map_err(EngineError::Recv)?;
+        let fallback = clock.now();
+        for i in 0..n {
+            let pkt = rx.get(i);
+            let at = pkt.stamp_realtime_ns.map_or(fallback, |ns| clock.from_realtime(ns));
+            // A packet cut by our buffer is passed on as is; the parser rejects it by its length fields.
+            prober.handle_packet(at, pkt.from, pkt.bytes);
+        }
+        if n < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+#[derive(Default)]
+struct TxBatch {
+    bufs: Vec<TxBuf>,
+    lens: Vec<usize>,
+    dsts: Vec<std::net::IpAddr>,
+    sent: Vec<Transmit>,
+}
+
+/// Sends one batch. Returns true when the kernel pushed back and the caller should wait before sending more.
+fn send(sock: &IcmpSocket, prober: &mut Prober, clock: &Clock, tx: &mut TxBatch) -> bool {
+    if tx.bufs.is_empty() {
+        tx.bufs = vec![[0; 64]; BATCH];
+    }
+    tx.lens.clear();
+    tx.dsts.clear();
+    tx.sent.clear();
+    while tx.sent.len() < BATCH {
+        let i = tx.sent.len();
+        let Some(t) = prober.poll_transmit(clock.now(), &mut tx.bufs[i]) else { break };
+        tx.lens.push(t.len);
+        tx.dsts.push(t.dst);
+        tx.sent.push(t);
+    }
+    let mut start = 0;
+    while start < tx.sent.len() {
+        let (n, err) = sock.send_batch(&tx.bufs[start..], &tx.lens[start..], &tx.dsts[start..]);
+        start += n;
+        let Some(e) = err else { continue };
+        match e.raw_os_error() {
+            Some(libc::EAGAIN | libc::ENOBUFS) => {
+                // Put the unsent back in their order: the last deferred goes to the front of the queue first.
+                for t in tx.sent[start..].iter().rev() {
+                    prober.defer(t.tag);
+                }
+                return true;
+            }
+            errno => {
+                // This destination cannot be sent to (no route, forbidden): the host is unreachable from here.
+                prober.send_failed(clock.now(), tx.sent[start].tag, errno.unwrap_or(libc::EIO));
+                start += 1;
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,39 @@
+//! The `pinger` binary: parse arguments, run one sweep, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use pinger::cli::Cli;
+use pinger::config::{Config, ALLOW_ENV};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let name = args.first().map(String::as_str).unwrap_or("pinger");
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let cli = match <Cli as argh::FromArgs>::from_args(&[name], &rest) {
+        Ok(cli) => cli,
+        Err(early) => {
+            // --help prints to stdout and succeeds; a usage error goes to stderr with exit code 2.
+            return if early.status.is_ok() {
+                println!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{}", early.output.trim_end());
+                eprintln!("Run {name} --help for more information.");
+                ExitCode::from(2)
+            };
+        }
+    };
+    if cli.version {
+        println!("pinger {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let allow = std::env::var(ALLOW_ENV).ok();
+    let result = Config::new(cli, allow.as_deref()).map_err(pinger::Error::from).and_then(pinger::run);
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pinger: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

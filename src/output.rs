@@ -1,0 +1,194 @@
+//! What the terminal sees: per-host lines (table or JSON Lines) on stdout from their own thread, a progress bar
+//! and the summary on stderr.
+//!
+//! Formats results; decides nothing about them.
+
+use std::io::{self, IsTerminal, Write};
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::outcome::{HostResult, ProbeError, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    None,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "none" => Ok(Format::None),
+            _ => Err(format!("unknown format {s:?}: use table, json or none")),
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_nanos() as f64 / 1000.0).round() / 1000.0
+}
+
+#[derive(Serialize)]
+struct JsonError {
+    kind: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errno: Option<i32>,
+    message: String,
+}
+
+/// One JSON line. The first five fields are a contract with scripts; the rest may grow.
+#[derive(Serialize)]
+struct JsonLine {
+    host: IpAddr,
+    status: Status,
+    rtt_ms: Option<f64>,
+    sent: u16,
+    received: u16,
+    rtt_min_ms: Option<f64>,
+    rtt_max_ms: Option<f64>,
+    duplicates: u16,
+    late: u16,
+    error: Option<JsonError>,
+}
+
+fn json_line(r: &HostResult) -> JsonLine {
+    JsonLine {
+        host: r.host,
+        status: r.status,
+        rtt_ms: r.rtt.map(|t| ms(t.avg)),
+        sent: r.sent,
+        received: r.received,
+        rtt_min_ms: r.rtt.map(|t| ms(t.min)),
+        rtt_max_ms: r.rtt.map(|t| ms(t.max)),
+        duplicates: r.duplicates,
+        late: r.late,
+        error: r.error.map(|e| match e {
+            ProbeError::Icmp { icmp_type, code, from } => JsonError {
+                kind: "icmp",
+                icmp_type: Some(icmp_type),
+                code: Some(code),
+                from: Some(from),
+                errno: None,
+                message: e.describe(),
+            },
+            ProbeError::Local { errno } => JsonError {
+                kind: "local",
+                icmp_type: None,
+                code: None,
+                from: None,
+                errno: Some(errno),
+                message: e.describe(),
+            },
+        }),
+    }
+}
+
+fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult) -> io::Result<()> {
+    match format {
+        Format::None => Ok(()),
+        Format::Json => {
+            serde_json::to_writer(&mut *out, &json_line(r))?;
+            out.write_all(b"\n")
+        }
+        Format::Table => {
+            let rtt = |f: fn(&crate::outcome::Rtt) -> Duration| {
+                r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))))
+            };
+            let detail = match r.error {
+                Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
+                Some(e) => e.describe(),
+                None if r.late > 0 => format!("{} late replies", r.late),
+                None => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<width$}  {:<11}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
+                r.host.to_string(),
+                r.status.as_str(),
+                r.sent,
+                r.received,
+                rtt(|t| t.avg),
+                rtt(|t| t.min),
+                rtt(|t| t.max),
+                r.duplicates,
+                detail
+            )
+        }
+    }
+}
+
+fn write_header(out: &mut impl Write, width: usize) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<width$}  {:<11}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  DETAIL",
+        "HOST", "STATUS", "SENT", "RECV", "AVG_MS", "MIN_MS", "MAX_MS", "DUP"
+    )
+}
+
+/// How the output thread ended.
+#[derive(Debug, Default)]
+pub struct OutputReport {
+    pub written: usize,
+    /// stdout went away (a closed pipe); the sweep went on without it.
+    pub broken: Option<io::Error>,
+}
+
+/// Starts the thread that prints results; send every [`HostResult`] to the returned channel, then drop it.
+pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool) -> (Sender<HostResult>, JoinHandle<OutputReport>) {
+    let (tx, rx) = crossbeam_channel::bounded::<HostResult>(1 << 16);
+    let stdout_tty = io::stdout().is_terminal();
+    // A scrolling table on the same terminal is progress enough.
+    let show_bar = progress && io::stderr().is_terminal() && !(stdout_tty && format == Format::Table);
+    let handle = std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || print_all(rx, format, total, if ipv6 { 39 } else { 15 }, show_bar))
+        .expect("spawning the output thread");
+    (tx, handle)
+}
+
+fn print_all(rx: Receiver<HostResult>, format: Format, total: usize, width: usize, bar: bool) -> OutputReport {
+    let bar = if bar {
+        let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} hosts  {per_sec}  eta {eta}") {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut report = OutputReport::default();
+    if format == Format::Table {
+        report.broken = write_header(&mut out, width).err();
+    }
+    for r in rx.iter() {
+        bar.inc(1);
+        if report.broken.is_none() {
+            match write_result(&mut out, format, width, &r).and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) }) {
+                Ok(()) => report.written += 1,
+                Err(e) => report.broken = Some(e),
+            }
+        }
+    }
+    if report.broken.is_none() {
+        report.broken = out.flush().err();
+    }
+    bar.finish_and_clear();
+    report
+}

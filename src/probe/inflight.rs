@@ -1,0 +1,69 @@
+//! The hash table of outstanding probes, keyed by [`Tag`].
+//!
+//! Sized up front for the most probes that can be in flight at once, so the hot path never reallocates. Tags
+//! are already keyed-random, and the table only ever holds tags we chose, so a cheap multiplicative hash is
+//! enough: a hostile sender can choose what it looks up, not what we stored.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::tag::Tag;
+use crate::time::Time;
+
+/// One echo we sent and have not yet settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flight {
+    pub host: u32,
+    pub probe: u16,
+    /// An ICMP error quoted this probe; an echo reply may still arrive and wins.
+    pub errored: bool,
+    pub sent_at: Time,
+}
+
+#[derive(Default)]
+pub struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub struct Inflight {
+    map: HashMap<Tag, Flight, BuildHasherDefault<TagHasher>>,
+}
+
+impl Inflight {
+    pub fn with_capacity(n: usize) -> Inflight {
+        Inflight { map: HashMap::with_capacity_and_hasher(n, Default::default()) }
+    }
+
+    /// Records a probe; false if the tag was already outstanding (which the tagging makes impossible).
+    pub fn insert(&mut self, tag: Tag, flight: Flight) -> bool {
+        self.map.insert(tag, flight).is_none()
+    }
+
+    pub fn get(&self, tag: Tag) -> Option<&Flight> {
+        self.map.get(&tag)
+    }
+
+    pub fn get_mut(&mut self, tag: Tag) -> Option<&mut Flight> {
+        self.map.get_mut(&tag)
+    }
+
+    pub fn remove(&mut self, tag: Tag) -> Option<Flight> {
+        self.map.remove(&tag)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}

@@ -1,0 +1,331 @@
+//! The core against every way a packet can misbehave: hand-made bytes, a fake clock, no socket.
+
+use super::*;
+use crate::wire::{echo_reply_for, icmp_error_v4, ipv4_packet, ErrorKind, ECHO_LEN};
+use proptest::prelude::*;
+use std::net::Ipv4Addr;
+
+const MS: u64 = 1_000_000;
+
+fn v4(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x7f00_0001 + i))
+}
+
+fn addr4(a: IpAddr) -> Ipv4Addr {
+    match a {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => unreachable!(),
+    }
+}
+
+fn cfg(probes: u16) -> ProbeConfig {
+    ProbeConfig { timeout: Duration::from_millis(1000), probes, interval: Duration::from_millis(100), rate: 0 }
+}
+
+fn prober(n: u32, probes: u16) -> Prober {
+    Prober::new((0..n).map(v4).collect(), cfg(probes), Key::from_seed([7; 32]), Time::ZERO).unwrap()
+}
+
+/// Sends one probe at `now` and returns it with the bytes of the request.
+fn send(p: &mut Prober, now: Time) -> (Transmit, Vec<u8>) {
+    let mut buf = [0u8; ECHO_LEN];
+    let t = p.poll_transmit(now, &mut buf).expect("a probe to send");
+    (t, buf[..t.len].to_vec())
+}
+
+/// The IPv4 packet a host at `from` would answer `req` with.
+fn reply(from: IpAddr, req: &[u8]) -> Vec<u8> {
+    ipv4_packet(addr4(from), Ipv4Addr::LOCALHOST, &[], &echo_reply_for(req))
+}
+
+fn all_results(p: &mut Prober) -> Vec<HostResult> {
+    std::iter::from_fn(|| p.poll_result()).collect()
+}
+
+fn unreachable_quoting(router: Ipv4Addr, probe_dst: Ipv4Addr, req: &[u8], quote_len: usize) -> Vec<u8> {
+    let quoted = ipv4_packet(Ipv4Addr::LOCALHOST, probe_dst, &[], &req[..quote_len]);
+    let err = icmp_error_v4(ErrorKind { icmp_type: 3, code: 1 }, &quoted);
+    ipv4_packet(router, Ipv4Addr::LOCALHOST, &[], &err)
+}
+
+#[test]
+fn a_valid_reply_makes_the_host_alive_with_its_rtt() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time(10 * MS));
+    p.handle_packet(Time(10 * MS + 41_000), t.dst, &reply(t.dst, &req));
+    let r = all_results(&mut p);
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].status, r[0].sent, r[0].received), (Status::Alive, 1, 1));
+    assert_eq!(r[0].rtt.unwrap().avg, Duration::from_micros(41));
+    assert!(p.is_done(), "the sweep must end when every host answered, not at the timeout");
+}
+
+#[test]
+fn a_reply_with_a_bad_checksum_is_not_credited() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let mut pkt = reply(t.dst, &req);
+    let last = pkt.len() - 1;
+    pkt[last] ^= 0x01;
+    p.handle_packet(Time(MS), t.dst, &pkt);
+    assert_eq!(p.stats().rx_bad_checksum, 1);
+    assert!(!p.is_done());
+}
+
+#[test]
+fn a_reply_with_the_right_tag_from_another_address_is_not_credited() {
+    let mut p = prober(2, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let other = v4(1);
+    p.handle_packet(Time(MS), other, &reply(other, &req));
+    assert_eq!(p.stats().rx_spoofed, 1);
+    assert_eq!(p.stats().rx_credited, 0);
+    // The real answer still counts afterwards.
+    p.handle_packet(Time(2 * MS), t.dst, &reply(t.dst, &req));
+    assert_eq!(p.stats().rx_credited, 1);
+}
+
+#[test]
+fn a_reply_with_a_changed_identifier_or_sequence_is_not_credited() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    for byte in [4, 5, 6, 7] {
+        let mut r = echo_reply_for(&req);
+        r[byte] ^= 0x40;
+        r[2..4].copy_from_slice(&[0, 0]);
+        let sum = wire::checksum(&r);
+        r[2..4].copy_from_slice(&sum.to_be_bytes());
+        p.handle_packet(Time(MS), t.dst, &ipv4_packet(addr4(t.dst), Ipv4Addr::LOCALHOST, &[], &r));
+    }
+    assert_eq!((p.stats().rx_foreign, p.stats().rx_credited), (4, 0));
+}
+
+#[test]
+fn a_reply_to_an_earlier_run_is_not_credited() {
+    // The earlier run probed the same host with the same index, under another key.
+    let mut earlier = Prober::new(vec![v4(0)], cfg(1), Key::from_seed([1; 32]), Time::ZERO).unwrap();
+    let (_, old_req) = send(&mut earlier, Time::ZERO);
+    let mut p = prober(1, 1);
+    let (t, _) = send(&mut p, Time::ZERO);
+    p.handle_packet(Time(MS), t.dst, &reply(t.dst, &old_req));
+    assert_eq!((p.stats().rx_foreign, p.stats().rx_credited), (1, 0));
+}
+
+#[test]
+fn truncated_replies_are_counted_and_ignored() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let full = reply(t.dst, &req);
+    for n in 0..full.len() {
+        p.handle_packet(Time(MS), t.dst, &full[..n]);
+    }
+    assert_eq!(p.stats().rx_credited, 0);
+    assert_eq!(p.stats().ignored(), full.len() as u64);
+}
+
+#[test]
+fn a_duplicate_reply_is_counted_and_never_credited_twice() {
+    let mut p = prober(1, 2);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let pkt = reply(t.dst, &req);
+    p.handle_packet(Time(MS), t.dst, &pkt);
+    p.handle_packet(Time(2 * MS), t.dst, &pkt);
+    p.handle_packet(Time(3 * MS), t.dst, &pkt);
+    p.handle_timeout(Time(100 * MS));
+    let (_, req2) = send(&mut p, Time(100 * MS));
+    p.handle_packet(Time(101 * MS), t.dst, &reply(t.dst, &req2));
+    let r = all_results(&mut p);
+    assert_eq!((r[0].sent, r[0].received, r[0].duplicates), (2, 2, 2));
+    assert_eq!(p.stats().rx_duplicate, 2);
+}
+
+#[test]
+fn a_reply_after_the_deadline_is_late_not_alive() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    // Arrives after the deadline but before the driver got round to expiring it.
+    p.handle_packet(Time(1001 * MS), t.dst, &reply(t.dst, &req));
+    p.handle_timeout(Time(1002 * MS));
+    // And once more after it was expired.
+    p.handle_packet(Time(1500 * MS), t.dst, &reply(t.dst, &req));
+    let r = all_results(&mut p);
+    assert_eq!((r[0].status, r[0].received, r[0].late), (Status::Timeout, 0, 2));
+    assert_eq!(p.stats().rx_late, 2);
+}
+
+#[test]
+fn an_unreachable_quoting_our_probe_makes_the_host_unreachable() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let router = Ipv4Addr::new(127, 9, 9, 9);
+    p.handle_packet(Time(MS), IpAddr::V4(router), &unreachable_quoting(router, addr4(t.dst), &req, 8));
+    assert!(!p.is_done(), "an echo reply may still arrive until the deadline");
+    p.handle_timeout(Time(1001 * MS));
+    let r = all_results(&mut p);
+    assert_eq!(r[0].status, Status::Unreachable);
+    assert_eq!(r[0].error, Some(ProbeError::Icmp { icmp_type: 3, code: 1, from: IpAddr::V4(router) }));
+}
+
+#[test]
+fn an_echo_reply_wins_over_an_earlier_unreachable() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let router = Ipv4Addr::new(127, 9, 9, 9);
+    p.handle_packet(Time(MS), IpAddr::V4(router), &unreachable_quoting(router, addr4(t.dst), &req, req.len()));
+    p.handle_packet(Time(2 * MS), t.dst, &reply(t.dst, &req));
+    let r = all_results(&mut p);
+    assert_eq!((r[0].status, r[0].error), (Status::Alive, None));
+}
+
+#[test]
+fn an_unreachable_quoting_someone_elses_probe_is_ignored() {
+    let mut p = prober(2, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let router = Ipv4Addr::new(127, 9, 9, 9);
+    // Our tag, but quoted as sent to an address we did not probe with it.
+    p.handle_packet(Time(MS), IpAddr::V4(router), &unreachable_quoting(router, addr4(v4(1)), &req, 8));
+    // A probe we never sent (another pinger's).
+    let mut other = Prober::new(vec![t.dst], cfg(1), Key::from_seed([3; 32]), Time::ZERO).unwrap();
+    let (_, their_req) = send(&mut other, Time::ZERO);
+    p.handle_packet(Time(MS), IpAddr::V4(router), &unreachable_quoting(router, addr4(t.dst), &their_req, 8));
+    assert_eq!((p.stats().rx_foreign, p.stats().rx_errors), (2, 0));
+    p.handle_timeout(Time(1001 * MS));
+    p.handle_timeout(Time(1002 * MS));
+    assert!(all_results(&mut p).iter().all(|r| r.status == Status::Timeout));
+}
+
+#[test]
+fn a_reply_carrying_ip_options_is_credited_and_counted() {
+    let mut p = prober(1, 1);
+    let (t, req) = send(&mut p, Time::ZERO);
+    let options = [7, 7, 4, 0, 0, 0, 0, 0];
+    p.handle_packet(Time(MS), t.dst, &ipv4_packet(addr4(t.dst), Ipv4Addr::LOCALHOST, &options, &echo_reply_for(&req)));
+    assert_eq!((p.stats().rx_credited, p.stats().ip_options), (1, 1));
+}
+
+#[test]
+fn random_junk_is_counted_and_ignored() {
+    let mut p = prober(1, 1);
+    let (t, _) = send(&mut p, Time::ZERO);
+    let mut x: u32 = 12345;
+    for len in 0..400 {
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (x >> 24) as u8
+            })
+            .collect();
+        p.handle_packet(Time(MS), t.dst, &junk);
+    }
+    assert_eq!(p.stats().rx_credited, 0);
+    assert_eq!(p.stats().ignored(), 400);
+}
+
+#[test]
+fn tags_are_never_reused_and_never_cross_credited_across_70000_hosts() {
+    let n = 70_000;
+    let mut p = prober(n, 1);
+    let mut reqs = Vec::with_capacity(n as usize);
+    let mut seen = std::collections::HashSet::new();
+    while let Some((t, req)) = (p.finished() == 0 && reqs.len() < n as usize).then(|| send(&mut p, Time::ZERO)) {
+        assert!(seen.insert(t.tag), "tag reused at host {}", t.host);
+        reqs.push((t, req));
+    }
+    // Host i's reply arriving from host i+65536 (same 16-bit sequence position) must not count.
+    for i in 0..(n - 65_536) as usize {
+        let (_, req) = &reqs[i];
+        let wrong = v4(i as u32 + 65_536);
+        p.handle_packet(Time(MS), wrong, &reply(wrong, req));
+    }
+    assert_eq!(p.stats().rx_credited, 0);
+    for (t, req) in &reqs {
+        p.handle_packet(Time(MS), t.dst, &reply(t.dst, req));
+    }
+    let r = all_results(&mut p);
+    assert_eq!(r.len(), n as usize);
+    assert!(r.iter().all(|r| r.status == Status::Alive && r.received == 1));
+}
+
+#[test]
+fn a_host_that_never_answers_times_out_after_its_last_probe() {
+    let mut p = prober(1, 3);
+    let mut now = Time::ZERO;
+    let mut sent = 0;
+    while !p.is_done() {
+        p.handle_timeout(now);
+        let mut buf = [0u8; ECHO_LEN];
+        sent += usize::from(p.poll_transmit(now, &mut buf).is_some());
+        now = p.poll_timeout().unwrap().max(now + Duration::from_nanos(1));
+    }
+    let r = all_results(&mut p);
+    assert_eq!((sent, r[0].status, r[0].sent), (3, Status::Timeout, 3));
+    // Third probe at 200 ms, its deadline 1 s later, fired within one wheel tick.
+    assert!((1200 * MS..=1202 * MS).contains(&r[0].finished_at.0), "{:?}", r[0].finished_at);
+}
+
+#[test]
+fn a_deferred_send_is_retried_not_lost() {
+    let mut p = prober(2, 1);
+    let (t0, _) = send(&mut p, Time::ZERO);
+    p.defer(t0.tag);
+    let (again, req) = send(&mut p, Time(MS));
+    assert_eq!(again.host, t0.host);
+    p.handle_timeout(Time(1001 * MS)); // the first attempt's deadline must not expire the retry
+    p.handle_packet(Time(1001 * MS), again.dst, &reply(again.dst, &req));
+    assert_eq!(p.stats().rx_credited, 1);
+    assert_eq!(p.stats().send_deferred, 1);
+}
+
+#[test]
+fn the_rate_limits_how_many_probes_go_out() {
+    let c = ProbeConfig { rate: 1000, ..cfg(1) };
+    let mut p = Prober::new((0..5000).map(v4).collect(), c, Key::from_seed([7; 32]), Time::ZERO).unwrap();
+    let mut buf = [0u8; ECHO_LEN];
+    let mut sent = 0;
+    for ms in 0..1000u64 {
+        while p.poll_transmit(Time(ms * MS), &mut buf).is_some() {
+            sent += 1;
+        }
+    }
+    assert!((995..=1005).contains(&sent), "{sent} probes in one second at --rate 1000");
+}
+
+fn arb_ip() -> impl Strategy<Value = IpAddr> {
+    (0u32..4).prop_map(v4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_bytes_never_panic_and_never_credit(bytes in proptest::collection::vec(any::<u8>(), 0..600),
+                                                 from in arb_ip()) {
+        let mut p = prober(4, 1);
+        for _ in 0..4 { send(&mut p, Time::ZERO); }
+        p.handle_packet(Time(MS), from, &bytes);
+        prop_assert_eq!(p.stats().rx_credited + p.stats().rx_errors, 0);
+    }
+
+    /// Valid-looking replies built from a real request with fields flipped: credit only when untouched
+    /// and from the right address.
+    #[test]
+    fn mutated_replies_are_credited_only_when_genuine(host in 0usize..4, from in arb_ip(),
+                                                      flip in proptest::option::of((8usize..ECHO_LEN, 1u8..=255)),
+                                                      delay_ms in 0u64..2000) {
+        let mut p = prober(4, 1);
+        let reqs: Vec<_> = (0..4).map(|_| send(&mut p, Time::ZERO)).collect();
+        let (t, req) = &reqs[host];
+        let mut icmp = echo_reply_for(req);
+        if let Some((at, x)) = flip {
+            icmp[at] ^= x;
+            icmp[2..4].copy_from_slice(&[0, 0]);
+            let sum = wire::checksum(&icmp);
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        }
+        let pkt = ipv4_packet(addr4(from), Ipv4Addr::LOCALHOST, &[], &icmp);
+        p.handle_packet(Time(delay_ms * MS), from, &pkt);
+        let genuine = flip.is_none() && from == t.dst && delay_ms <= 1000;
+        prop_assert_eq!(p.stats().rx_credited, u64::from(genuine));
+        prop_assert_eq!(p.stats().received, 1);
+    }
+}

@@ -1,0 +1,121 @@
+//! A hashed timer wheel: deadlines and re-probe times, 1 ms ticks.
+//!
+//! Entries are never cancelled: a deadline whose probe was already answered simply finds nothing when it fires
+//! (the in-flight table is the truth). That keeps insert O(1) with no handles. Entries fire at or after their due
+//! time, at most one tick late; callers that need the exact moment compare against the time they stored.
+
+use crate::time::Time;
+
+pub struct Wheel<T> {
+    slots: Vec<Vec<(u64, T)>>,
+    tick_ns: u64,
+    mask: u64,
+    /// Every tick up to and including this one has been fired.
+    done_tick: u64,
+    len: usize,
+    scratch: Vec<(u64, T)>,
+}
+
+impl<T: Copy> Wheel<T> {
+    /// A wheel of `tick_ns` ticks with enough slots to cover `horizon_ns` in one turn (longer delays work too,
+    /// they just go round more than once).
+    pub fn new(tick_ns: u64, horizon_ns: u64, start: Time) -> Wheel<T> {
+        let slots = (horizon_ns / tick_ns + 2).clamp(64, 1 << 16).next_power_of_two();
+        Wheel {
+            slots: (0..slots).map(|_| Vec::new()).collect(),
+            tick_ns,
+            mask: slots - 1,
+            done_tick: start.0 / tick_ns,
+            len: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Schedules `item` to fire once `now >= due`.
+    pub fn insert(&mut self, due: Time, item: T) {
+        let tick = due.0.div_ceil(self.tick_ns).max(self.done_tick + 1);
+        self.slots[(tick & self.mask) as usize].push((tick, item));
+        self.len += 1;
+    }
+
+    /// Fires every entry due at `now`, in tick order.
+    pub fn expire(&mut self, now: Time, mut fire: impl FnMut(T)) {
+        let now_tick = now.0 / self.tick_ns;
+        if now_tick <= self.done_tick || self.len == 0 {
+            self.done_tick = self.done_tick.max(now_tick);
+            return;
+        }
+        // After a long stall, one pass over every slot is enough.
+        let first = self.done_tick + 1;
+        let last = now_tick.min(first + self.mask);
+        for t in first..=last {
+            let slot = (t & self.mask) as usize;
+            if self.slots[slot].is_empty() {
+                continue;
+            }
+            std::mem::swap(&mut self.scratch, &mut self.slots[slot]);
+            for &(tick, item) in &self.scratch {
+                if tick <= now_tick {
+                    self.len -= 1;
+                    fire(item);
+                } else {
+                    self.slots[slot].push((tick, item));
+                }
+            }
+            self.scratch.clear();
+        }
+        self.done_tick = now_tick;
+    }
+
+    /// The earliest time at which [`expire`](Self::expire) may fire something (possibly early, never late).
+    pub fn next_due(&self) -> Option<Time> {
+        if self.len == 0 {
+            return None;
+        }
+        let first = self.done_tick + 1;
+        (first..=first + self.mask)
+            .find(|t| !self.slots[(t & self.mask) as usize].is_empty())
+            .map(|t| Time(t * self.tick_ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn entries_fire_in_order_not_before_due_and_at_most_a_tick_late() {
+        let mut w = Wheel::new(MS, 100 * MS, Time::ZERO);
+        for (i, due) in [5, 1, 250, 3, 100].iter().enumerate() {
+            w.insert(Time(due * MS + 1), i);
+        }
+        let mut fired = Vec::new();
+        for ms in 0..=300u64 {
+            w.expire(Time(ms * MS), |i| fired.push((ms, i)));
+        }
+        assert_eq!(fired, vec![(2, 1), (4, 3), (6, 0), (101, 4), (251, 2)]);
+        assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn a_long_stall_fires_everything_due_and_keeps_the_rest() {
+        let mut w = Wheel::new(MS, 64 * MS, Time::ZERO);
+        for ms in 1..=1000u64 {
+            w.insert(Time(ms * MS), ms);
+        }
+        let mut n = 0;
+        w.expire(Time(500 * MS), |ms| {
+            assert!(ms <= 500);
+            n += 1;
+        });
+        assert_eq!((n, w.len()), (500, 500));
+        assert_eq!(w.next_due(), Some(Time(501 * MS)));
+    }
+}

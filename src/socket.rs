@@ -1,0 +1,254 @@
+//! The raw ICMP socket: opening it (socket2), its options, and batched send/receive (sendmmsg/recvmmsg).
+//!
+//! Owns every `unsafe` of the crate. It decides nothing about packets; it moves bytes and kernel receive
+//! timestamps between the kernel and the engine.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Packets per sendmmsg/recvmmsg call.
+pub const BATCH: usize = 64;
+/// Large enough for any ICMP error we use (routers quote at most 576 bytes) and then some.
+const RX_BUF: usize = 2048;
+const TX_BUF: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error(
+        "raw ICMP sockets need root or CAP_NET_RAW: run as root, or grant it once with \
+         `sudo setcap cap_net_raw+ep {exe}`"
+    )]
+    NoPermission { exe: String },
+    #[error("cannot open the raw ICMP socket: {0}")]
+    Open(#[source] io::Error),
+    #[error("cannot set {what} on the raw ICMP socket: {source}")]
+    Option { what: &'static str, source: io::Error },
+}
+
+/// What the kernel granted.
+#[derive(Clone, Copy, Debug)]
+pub struct SocketInfo {
+    pub rcvbuf: usize,
+    pub forced: bool,
+}
+
+pub struct IcmpSocket {
+    sock: Socket,
+}
+
+fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
+    // SAFETY: `value` is a live reference to a T of the size we pass.
+    let rc = unsafe {
+        libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl IcmpSocket {
+    /// Opens the one IPv4 raw ICMP socket of a sweep, asking for a receive buffer of `rcvbuf` bytes.
+    pub fn open_v4(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+        let sock = Socket::new_raw(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => SocketError::NoPermission {
+                    exe: std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "pinger".into()),
+                },
+                _ => SocketError::Open(e),
+            }
+        })?;
+        let fd = sock.as_raw_fd();
+        let opt = |what, r: io::Result<()>| r.map_err(|source| SocketError::Option { what, source });
+        opt("O_NONBLOCK", sock.set_nonblocking(true))?;
+        // Only echo replies and the errors we judge by; without this a raw socket on loopback also sees every
+        // echo request we send. A set bit filters its type out.
+        let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+        opt("ICMP_FILTER", setsockopt(fd, libc::SOL_RAW, 1, &!pass))?;
+        opt("SO_TIMESTAMPNS", setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32))?;
+        let want = i32::try_from(rcvbuf).unwrap_or(i32::MAX);
+        // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN; fall back to what is allowed.
+        let forced = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_ok();
+        if !forced {
+            opt("SO_RCVBUF", sock.set_recv_buffer_size(rcvbuf))?;
+        }
+        let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(4 << 20i32))
+            .or_else(|_| sock.set_send_buffer_size(4 << 20));
+        let granted = sock.recv_buffer_size().unwrap_or(0);
+        Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted, forced }))
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Sends `packets` (bytes, destination) with as few syscalls as the kernel allows. Returns how many were
+    /// sent before the first failure, and that failure if any; the caller decides what the rest become.
+    pub fn send_batch(&self, bufs: &[[u8; TX_BUF]], lens: &[usize], dsts: &[IpAddr]) -> (usize, Option<io::Error>) {
+        let n = lens.len().min(BATCH);
+        // SAFETY: plain C structs, zero is a valid value for each.
+        let mut addrs: [libc::sockaddr_in; BATCH] = unsafe { zeroed() };
+        let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for i in 0..n {
+            let IpAddr::V4(a) = dsts[i] else {
+                return (i, Some(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
+            };
+            addrs[i].sin_family = libc::AF_INET as libc::sa_family_t;
+            addrs[i].sin_addr.s_addr = u32::from(a).to_be();
+            iovs[i] = libc::iovec { iov_base: bufs[i].as_ptr() as *mut _, iov_len: lens[i] };
+            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in).cast();
+            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        let mut done = 0;
+        while done < n {
+            // SAFETY: every header points into arrays that outlive the call; `n - done` entries are initialised.
+            let rc = unsafe { libc::sendmmsg(self.raw_fd(), msgs[done..].as_mut_ptr(), (n - done) as u32, 0) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return (done, Some(e));
+            }
+            done += rc as usize;
+        }
+        (done, None)
+    }
+
+    /// Receives up to [`BATCH`] packets without blocking; 0 when nothing is waiting.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for i in 0..BATCH {
+            iovs[i] = libc::iovec { iov_base: batch.bufs[i].as_mut_ptr().cast(), iov_len: RX_BUF };
+            let h = &mut msgs[i].msg_hdr;
+            h.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = batch.cmsgs[i].0.as_mut_ptr().cast();
+            h.msg_controllen = CMSG_LEN;
+        }
+        loop {
+            // SAFETY: every header points into `batch` or the local arrays, all alive for the call.
+            let rc = unsafe {
+                libc::recvmmsg(self.raw_fd(), msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            };
+            if rc >= 0 {
+                let n = rc as usize;
+                for (i, m) in msgs[..n].iter().enumerate() {
+                    batch.lens[i] = (m.msg_len as usize).min(RX_BUF);
+                    batch.truncated[i] = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+                    batch.stamps[i] = kernel_stamp(&m.msg_hdr);
+                }
+                return Ok(n);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(0),
+                _ => return Err(e),
+            }
+        }
+    }
+}
+
+const CMSG_LEN: usize = 64;
+
+#[repr(C, align(8))]
+pub struct CmsgBuf([u8; CMSG_LEN]);
+
+/// Buffers for one recvmmsg call, allocated once per sweep.
+pub struct RecvBatch {
+    bufs: Box<[[u8; RX_BUF]; BATCH]>,
+    addrs: Box<[libc::sockaddr_storage; BATCH]>,
+    cmsgs: Box<[CmsgBuf; BATCH]>,
+    lens: [usize; BATCH],
+    truncated: [bool; BATCH],
+    /// Kernel receive time (CLOCK_REALTIME, ns), if the kernel attached one.
+    stamps: [Option<u64>; BATCH],
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            bufs: Box::new([[0; RX_BUF]; BATCH]),
+            // SAFETY: sockaddr_storage is a plain C struct; zero is valid.
+            addrs: Box::new(unsafe { zeroed() }),
+            cmsgs: Box::new(std::array::from_fn(|_| CmsgBuf([0; CMSG_LEN]))),
+            lens: [0; BATCH],
+            truncated: [false; BATCH],
+            stamps: [None; BATCH],
+        }
+    }
+}
+
+/// One received packet.
+pub struct Received<'a> {
+    pub bytes: &'a [u8],
+    pub from: IpAddr,
+    pub truncated: bool,
+    pub stamp_realtime_ns: Option<u64>,
+}
+
+impl RecvBatch {
+    pub fn get(&self, i: usize) -> Received<'_> {
+        Received {
+            bytes: &self.bufs[i][..self.lens[i]],
+            from: sockaddr_ip(&self.addrs[i]).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            truncated: self.truncated[i],
+            stamp_realtime_ns: self.stamps[i],
+        }
+    }
+}
+
+fn sockaddr_ip(sa: &libc::sockaddr_storage) -> Option<IpAddr> {
+    match i32::from(sa.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says this storage holds a sockaddr_in, which it is large and aligned enough for.
+            let sin = unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(IpAddr::V6(sin6.sin6_addr.s6_addr.into()))
+        }
+        _ => None,
+    }
+}
+
+fn kernel_stamp(h: &libc::msghdr) -> Option<u64> {
+    // SAFETY: the kernel filled `msg_control` up to `msg_controllen`; the CMSG_* macros stay inside it.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+/// Reads a clock in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts: libc::timespec = unsafe { zeroed() };
+    // SAFETY: `ts` is a valid out-pointer; the clocks we pass always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub type TxBuf = [u8; TX_BUF];

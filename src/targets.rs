@@ -1,0 +1,307 @@
+//! The host list: parse lines and arguments, expand CIDR blocks, drop duplicates, apply `--count` and the
+//! allow/deny rules, and count every line and address that was not taken, with the reason.
+//!
+//! It does not know where the bytes come from (a file, stdin; later a URL) nor how hosts are probed.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+/// An address block, as in `--allow` and host lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an IP address or CIDR block: {0:?}")]
+pub struct BadEntry(pub String);
+
+impl FromStr for Cidr {
+    type Err = BadEntry;
+    fn from_str(s: &str) -> Result<Cidr, BadEntry> {
+        let bad = || BadEntry(s.to_string());
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(bad)?
+            }
+            Some(_) => return Err(bad()),
+        };
+        Ok(Cidr { addr: mask(addr, prefix), prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & v4_mask(prefix))),
+        IpAddr::V6(a) => {
+            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
+}
+
+fn v4_mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => mask(ip, self.prefix) == self.addr,
+            _ => false,
+        }
+    }
+
+    /// The IPv4 host addresses of the block, first to last. Like `fping -g`, blocks larger than /31 leave out
+    /// their network and broadcast addresses. `None` for IPv6.
+    fn v4_hosts(&self) -> Option<std::ops::RangeInclusive<u32>> {
+        let IpAddr::V4(a) = self.addr else { return None };
+        let first = u32::from(a);
+        let last = first | !v4_mask(self.prefix);
+        Some(if self.prefix <= 30 { first + 1..=last - 1 } else { first..=last })
+    }
+}
+
+/// Parses a comma-separated list of CIDR blocks (as in `PINGER_ALLOW`).
+pub fn parse_cidr_list(s: &str) -> Result<Vec<Cidr>, BadEntry> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::parse).collect()
+}
+
+/// Blocks never probed, whatever the list says.
+const RESERVED: [(Cidr, &str); 3] = [
+    (Cidr { addr: IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)), prefix: 8 }, "\"this network\" (0.0.0.0/8)"),
+    (Cidr { addr: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 0)), prefix: 4 }, "multicast (224.0.0.0/4)"),
+    (Cidr { addr: IpAddr::V4(Ipv4Addr::new(240, 0, 0, 0)), prefix: 4 }, "reserved or broadcast (240.0.0.0/4)"),
+];
+
+/// Which addresses may be probed: never the reserved blocks; and when allow lists are set, only addresses
+/// inside every one of them (so `--allow` can narrow `PINGER_ALLOW`, never widen it).
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub allow: Vec<Vec<Cidr>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    Reserved,
+    NotAllowed,
+    Ipv6,
+}
+
+impl Filter {
+    pub fn check(&self, ip: IpAddr) -> Result<(), Skip> {
+        if RESERVED.iter().any(|(c, _)| c.contains(ip)) {
+            return Err(Skip::Reserved);
+        }
+        if !self.allow.iter().all(|list| list.iter().any(|c| c.contains(ip))) {
+            return Err(Skip::NotAllowed);
+        }
+        // Parsed and filtered like any other address, but this version has no ICMPv6 socket yet.
+        if ip.is_ipv6() {
+            return Err(Skip::Ipv6);
+        }
+        Ok(())
+    }
+}
+
+/// What happened to the lines and addresses of the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListReport {
+    pub lines: usize,
+    pub invalid: usize,
+    /// The first few invalid lines: (source, line number, text).
+    pub invalid_examples: Vec<(String, usize, String)>,
+    pub duplicates: usize,
+    pub reserved: usize,
+    pub not_allowed: usize,
+    pub ipv6: usize,
+    /// `--count` was reached before the list ended.
+    pub truncated: bool,
+}
+
+impl ListReport {
+    pub fn skipped(&self) -> usize {
+        self.reserved + self.not_allowed + self.ipv6
+    }
+}
+
+const EXAMPLES: usize = 5;
+
+/// Collects hosts in list order until `limit` distinct, permitted addresses are taken.
+pub struct Collector {
+    filter: Filter,
+    limit: Option<usize>,
+    seen4: HashSet<u32>,
+    seen6: HashSet<u128>,
+    hosts: Vec<IpAddr>,
+    report: ListReport,
+}
+
+impl Collector {
+    pub fn new(filter: Filter, limit: Option<usize>) -> Collector {
+        Collector {
+            filter,
+            limit,
+            seen4: HashSet::new(),
+            seen6: HashSet::new(),
+            hosts: Vec::new(),
+            report: ListReport::default(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.limit.is_some_and(|l| self.hosts.len() >= l)
+    }
+
+    /// Takes one address; false once the limit is reached.
+    fn offer(&mut self, ip: IpAddr) -> bool {
+        if self.full() {
+            self.report.truncated = true;
+            return false;
+        }
+        match self.filter.check(ip) {
+            Err(Skip::Reserved) => self.report.reserved += 1,
+            Err(Skip::NotAllowed) => self.report.not_allowed += 1,
+            Err(Skip::Ipv6) => self.report.ipv6 += 1,
+            Ok(()) => {
+                let fresh = match ip {
+                    IpAddr::V4(a) => self.seen4.insert(a.into()),
+                    IpAddr::V6(a) => self.seen6.insert(a.into()),
+                };
+                if fresh {
+                    self.hosts.push(ip);
+                } else {
+                    self.report.duplicates += 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds an address or every host of a block.
+    pub fn add(&mut self, entry: Cidr) {
+        match entry.v4_hosts() {
+            Some(range) if entry.prefix < 32 => {
+                for a in range {
+                    if !self.offer(IpAddr::V4(Ipv4Addr::from(a))) {
+                        break;
+                    }
+                }
+            }
+            _ if entry.addr.is_ipv6() && entry.prefix < 128 => {
+                // IPv6 blocks are counted (one entry) until the ICMPv6 socket lands.
+                self.report.ipv6 += 1;
+            }
+            _ => {
+                self.offer(entry.addr);
+            }
+        }
+    }
+
+    /// Reads a host list: one address or CIDR block per line; `#` starts a comment; blank lines, CRLF and
+    /// surrounding spaces are fine. Bad lines are counted and the first few kept for the report.
+    pub fn read(&mut self, source: &str, mut input: impl BufRead) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(128);
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            self.report.lines += 1;
+            let text = String::from_utf8_lossy(&line);
+            let content = text.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                continue;
+            }
+            match content.parse::<Cidr>() {
+                Ok(entry) => self.add(entry),
+                Err(_) => {
+                    self.report.invalid += 1;
+                    if self.report.invalid_examples.len() < EXAMPLES {
+                        let shown: String = content.chars().take(60).collect();
+                        self.report.invalid_examples.push((source.to_string(), self.report.lines, shown));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> (Vec<IpAddr>, ListReport) {
+        (self.hosts, self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(text: &str, limit: Option<usize>, filter: Filter) -> (Vec<String>, ListReport) {
+        let mut c = Collector::new(filter, limit);
+        c.read("list", text.as_bytes()).unwrap();
+        let (hosts, report) = c.finish();
+        (hosts.iter().map(|h| h.to_string()).collect(), report)
+    }
+
+    #[test]
+    fn a_messy_list_keeps_every_valid_line_in_order() {
+        let text = "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot-an-ip\n127.0.0.3 # trailing comment\n\
+                    127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
+        let (hosts, r) = collect(text, None, Filter::default());
+        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.0.9"]);
+        assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 1, 11));
+        assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not-an-ip".into()));
+        assert_eq!(r.invalid_examples[1].1, 8);
+    }
+
+    #[test]
+    fn count_takes_the_first_distinct_permitted_hosts() {
+        let filter = Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap()] };
+        let multicast = Ipv4Addr::new(224, 0, 0, 1);
+        let text = format!("127.0.0.1\n127.0.0.1\n198.18.0.1\n{multicast}\n127.0.0.0/24\n");
+        let (hosts, r) = collect(&text, Some(3), filter);
+        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+        assert_eq!((r.duplicates, r.not_allowed, r.reserved, r.truncated), (2, 1, 1, true));
+    }
+
+    #[test]
+    fn allow_lists_narrow_and_never_widen() {
+        let env = parse_cidr_list("127.0.0.0/8, ::1/128").unwrap();
+        let cli = parse_cidr_list("127.0.0.0/24,198.18.0.0/15").unwrap();
+        let f = Filter { allow: vec![env, cli] };
+        assert_eq!(f.check("127.0.0.7".parse().unwrap()), Ok(()));
+        assert_eq!(f.check("127.0.1.7".parse().unwrap()), Err(Skip::NotAllowed));
+        assert_eq!(f.check("198.18.2.3".parse().unwrap()), Err(Skip::NotAllowed));
+        assert_eq!(f.check("255.255.255.255".parse().unwrap()), Err(Skip::Reserved));
+        assert_eq!(f.check(Ipv4Addr::new(0, 1, 2, 3).into()), Err(Skip::Reserved));
+    }
+
+    #[test]
+    fn cidr_parsing_rejects_what_it_should() {
+        for bad in ["127.0.0.1/33", "127.0.0.1/", "/8", "127.0.0.1/+8", "1.2.3", "127.0.0.1/8/8", "", "::1/129"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad} accepted");
+        }
+        assert_eq!("127.0.0.5/24".parse::<Cidr>().unwrap().to_string(), "127.0.0.0/24");
+        assert_eq!("127.0.0.5".parse::<Cidr>().unwrap().to_string(), "127.0.0.5/32");
+    }
+}

@@ -1,0 +1,276 @@
+//! Wire formats: the only user of etherparse.
+//!
+//! Emits ICMP echo requests into a caller's buffer and classifies whatever bytes a raw socket delivered into a
+//! typed [`Icmp`] message or a [`Reject`] reason. It knows nothing of hosts, keys or time: deciding whether a
+//! well-formed reply is *ours* is the core's job (`probe/`). Every length is checked here so that nothing past
+//! this module can index out of bounds on hostile input.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, IpNumber, Ipv4HeaderSlice};
+
+/// Bytes of echo data we send: magic, host index, probe number, send time and a keyed check value.
+pub const PAYLOAD_LEN: usize = 32;
+/// ICMP header plus our payload.
+pub const ECHO_LEN: usize = 8 + PAYLOAD_LEN;
+const MAGIC: [u8; 4] = *b"pngr";
+
+const ICMP_ECHO_REPLY: u8 = 0;
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_ECHO_REQUEST: u8 = 8;
+const ICMP_TIME_EXCEEDED: u8 = 11;
+
+/// What our echo data says. Only the keyed `mac` makes it trustworthy; the core checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EchoPayload {
+    pub host: u32,
+    pub probe: u16,
+    pub sent_ns: u64,
+    pub mac: u64,
+}
+
+impl EchoPayload {
+    pub fn write(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&MAGIC);
+        out[4..8].copy_from_slice(&self.host.to_be_bytes());
+        out[8..10].copy_from_slice(&self.probe.to_be_bytes());
+        out[10..12].copy_from_slice(&[0, 0]);
+        out[12..20].copy_from_slice(&self.sent_ns.to_be_bytes());
+        out[20..28].copy_from_slice(&self.mac.to_be_bytes());
+        out[28..32].copy_from_slice(&[0; 4]);
+    }
+
+    /// Reads a payload; `None` when it is too short or not ours in shape.
+    pub fn parse(bytes: &[u8]) -> Option<EchoPayload> {
+        let b: &[u8; PAYLOAD_LEN] = bytes.get(..PAYLOAD_LEN)?.try_into().ok()?;
+        // Padding must be as we wrote it, so that every byte we sent is either checked or keyed.
+        if b[..4] != MAGIC || b[10..12] != [0, 0] || b[28..32] != [0; 4] {
+            return None;
+        }
+        Some(EchoPayload {
+            host: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            probe: u16::from_be_bytes([b[8], b[9]]),
+            sent_ns: u64::from_be_bytes(b[12..20].try_into().ok()?),
+            mac: u64::from_be_bytes(b[20..28].try_into().ok()?),
+        })
+    }
+}
+
+/// Writes an ICMPv4 echo request (header with checksum, then payload) into `buf`; returns its length.
+/// `buf` must hold at least [`ECHO_LEN`] bytes.
+pub fn emit_echo_v4(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) -> usize {
+    let (head, data) = buf[..ECHO_LEN].split_at_mut(8);
+    payload.write(data);
+    let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }), data);
+    head.copy_from_slice(&header.to_bytes());
+    ECHO_LEN
+}
+
+/// The ICMP error kinds that make a host `unreachable`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub icmp_type: u8,
+    pub code: u8,
+}
+
+/// A well-formed ICMP message that may concern one of our probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Icmp<'a> {
+    EchoReply {
+        id: u16,
+        seq: u16,
+        payload: &'a [u8],
+    },
+    /// An error quoting an echo request: `probe_dst` is the quoted destination, `quoted_payload` whatever of
+    /// its data the router kept (often nothing).
+    Error {
+        kind: ErrorKind,
+        probe_dst: IpAddr,
+        id: u16,
+        seq: u16,
+        quoted_payload: &'a [u8],
+    },
+}
+
+/// A message as read off the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    pub icmp: Icmp<'a>,
+    /// The outer IPv4 header carried options (legal, but unusual enough to count).
+    pub ip_options: bool,
+}
+
+/// Why received bytes were not an [`Icmp`] message worth the core's attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("truncated or malformed packet")]
+    Malformed,
+    #[error("bad ICMP checksum")]
+    BadChecksum,
+    #[error("ICMP type we do not use")]
+    OtherType,
+    #[error("ICMP error quoting something other than an echo request")]
+    ForeignQuote,
+}
+
+/// Classifies a packet from a raw IPv4 ICMP socket (IPv4 header included, as Linux delivers it).
+pub fn parse_v4(packet: &[u8]) -> Result<Parsed<'_>, Reject> {
+    let ip = Ipv4HeaderSlice::from_slice(packet).map_err(|_| Reject::Malformed)?;
+    if ip.protocol() != IpNumber::ICMP || ip.is_fragmenting_payload() {
+        return Err(Reject::Malformed);
+    }
+    let header_len = ip.slice().len();
+    let total = usize::from(ip.total_len());
+    if total < header_len || total > packet.len() {
+        return Err(Reject::Malformed);
+    }
+    let icmp_bytes = &packet[header_len..total];
+    if icmp_bytes.len() < 8 {
+        return Err(Reject::Malformed);
+    }
+    if checksum(icmp_bytes) != 0 {
+        return Err(Reject::BadChecksum);
+    }
+    let icmp = Icmpv4Slice::from_slice(icmp_bytes).map_err(|_| Reject::Malformed)?;
+    let ip_options = !ip.options().is_empty();
+    let parsed = match icmp.type_u8() {
+        ICMP_ECHO_REPLY if icmp.code_u8() == 0 => {
+            let echo = IcmpEchoHeader::from_bytes(icmp.bytes5to8());
+            Icmp::EchoReply { id: echo.id, seq: echo.seq, payload: icmp.payload() }
+        }
+        t @ (ICMP_DEST_UNREACH | ICMP_TIME_EXCEEDED) => {
+            quoted_probe(ErrorKind { icmp_type: t, code: icmp.code_u8() }, icmp.payload())?
+        }
+        _ => return Err(Reject::OtherType),
+    };
+    Ok(Parsed { icmp: parsed, ip_options })
+}
+
+/// Reads the IPv4 header and first bytes of the datagram an ICMP error quotes; it must be an echo request.
+fn quoted_probe(kind: ErrorKind, quote: &[u8]) -> Result<Icmp<'_>, Reject> {
+    let ip = Ipv4HeaderSlice::from_slice(quote).map_err(|_| Reject::Malformed)?;
+    if ip.protocol() != IpNumber::ICMP {
+        return Err(Reject::ForeignQuote);
+    }
+    let inner = &quote[ip.slice().len()..];
+    // Routers must quote at least 8 bytes of the datagram: the whole echo header.
+    let head: &[u8; 8] = inner.get(..8).and_then(|h| h.try_into().ok()).ok_or(Reject::Malformed)?;
+    if head[0] != ICMP_ECHO_REQUEST || head[1] != 0 {
+        return Err(Reject::ForeignQuote);
+    }
+    let quoted_len = usize::from(ip.total_len()).saturating_sub(ip.slice().len());
+    let quoted_payload = &inner[8..inner.len().min(quoted_len.max(8))];
+    Ok(Icmp::Error {
+        kind,
+        probe_dst: IpAddr::V4(ip.destination_addr()),
+        id: u16::from_be_bytes([head[4], head[5]]),
+        seq: u16::from_be_bytes([head[6], head[7]]),
+        quoted_payload,
+    })
+}
+
+/// The Internet checksum (RFC 1071) of `bytes`; zero when `bytes` already carries a correct checksum.
+pub fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = bytes.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Builds a complete IPv4 packet around `icmp` (for tests, benches and the simulated network).
+pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, options: &[u8], icmp: &[u8]) -> Vec<u8> {
+    assert!(options.len() % 4 == 0 && options.len() <= 40, "IPv4 options come in words, at most 40 bytes");
+    let header_len = 20 + options.len();
+    let total = header_len + icmp.len();
+    let mut p = Vec::with_capacity(total);
+    p.push(0x40 | (header_len / 4) as u8);
+    p.push(0);
+    p.extend_from_slice(&(total as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 1, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(options);
+    let sum = checksum(&p[..header_len]);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(icmp);
+    p
+}
+
+/// Turns an echo request into the echo reply a host would send (type 0, checksum fixed up).
+pub fn echo_reply_for(request: &[u8]) -> Vec<u8> {
+    let mut r = request.to_vec();
+    r[0] = ICMP_ECHO_REPLY;
+    r[2..4].copy_from_slice(&[0, 0]);
+    let sum = checksum(&r);
+    r[2..4].copy_from_slice(&sum.to_be_bytes());
+    r
+}
+
+/// An ICMP error of `kind` quoting `quoted` (an IPv4 datagram, possibly cut), as a router would send it.
+pub fn icmp_error_v4(kind: ErrorKind, quoted: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind.icmp_type, kind.code, 0, 0, 0, 0, 0, 0];
+    m.extend_from_slice(quoted);
+    let sum = checksum(&m);
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> Vec<u8> {
+        let mut buf = [0u8; ECHO_LEN];
+        let p = EchoPayload { host: 7, probe: 1, sent_ns: 99, mac: 0xdead_beef };
+        let n = emit_echo_v4(&mut buf, 0x1234, 0x5678, &p);
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn an_emitted_request_has_a_valid_checksum_and_round_trips() {
+        let req = request();
+        assert_eq!(checksum(&req), 0);
+        let reply = echo_reply_for(&req);
+        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &reply);
+        let parsed = parse_v4(&pkt).unwrap();
+        let Icmp::EchoReply { id, seq, payload } = parsed.icmp else { panic!("not a reply") };
+        assert_eq!((id, seq), (0x1234, 0x5678));
+        assert_eq!(EchoPayload::parse(payload).unwrap().host, 7);
+        assert!(!parsed.ip_options);
+    }
+
+    #[test]
+    fn a_reply_with_ip_options_is_parsed_past_them() {
+        let reply = echo_reply_for(&request());
+        let options = [7, 7, 4, 0, 0, 0, 0, 0]; // record route with room for one address, then padding
+        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &options, &reply);
+        let parsed = parse_v4(&pkt).unwrap();
+        assert!(parsed.ip_options);
+        assert!(matches!(parsed.icmp, Icmp::EchoReply { id: 0x1234, .. }));
+    }
+
+    #[test]
+    fn every_truncation_is_rejected_without_panic() {
+        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &echo_reply_for(&request()));
+        for n in 0..pkt.len() {
+            assert!(parse_v4(&pkt[..n]).is_err(), "accepted a packet cut at {n}");
+        }
+    }
+
+    #[test]
+    fn an_error_quoting_a_udp_datagram_is_foreign() {
+        let mut udp = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::new(127, 0, 0, 9), &[], &[0; 8]);
+        udp[9] = 17;
+        let kind = ErrorKind { icmp_type: 3, code: 3 };
+        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &icmp_error_v4(kind, &udp));
+        assert_eq!(parse_v4(&pkt), Err(Reject::ForeignQuote));
+    }
+}
