@@ -112,19 +112,19 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
     let n = prober.host_count();
     let ipv6 = false;
-    let (tx, printer) = output::spawn(cfg.format, n, ipv6, cfg.progress);
+    let printer = output::spawn(cfg.format, n, ipv6, cfg.progress);
     let mut summary = Summary { hosts: n, list, rcvbuf: info.rcvbuf, ..Summary::default() };
-    let swept = engine::sweep(&sock, &mut prober, &mut clock, |r| {
-        match r.status {
-            Status::Alive => summary.alive += 1,
-            Status::Timeout => summary.timeout += 1,
-            Status::Unreachable => summary.unreachable += 1,
+    let swept = engine::sweep(&sock, &mut prober, &mut clock, |batch| {
+        for r in batch.iter() {
+            match r.status {
+                Status::Alive => summary.alive += 1,
+                Status::Timeout => summary.timeout += 1,
+                Status::Unreachable => summary.unreachable += 1,
+            }
         }
-        // The printer only stops receiving if it panicked; the verdicts are still counted above.
-        let _ = tx.send(r);
+        printer.send(batch);
     });
-    drop(tx);
-    let report = printer.join().unwrap_or_default();
+    let report = printer.finish();
     summary.output_broken = report.broken.is_some();
     summary.stats = *prober.stats();
     summary.wall = started.elapsed();

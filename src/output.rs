@@ -149,20 +149,50 @@ pub struct OutputReport {
     pub broken: Option<io::Error>,
 }
 
-/// Starts the thread that prints results; send every [`HostResult`] to the returned channel, then drop it.
-pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool) -> (Sender<HostResult>, JoinHandle<OutputReport>) {
-    let (tx, rx) = crossbeam_channel::bounded::<HostResult>(1 << 16);
+/// The printer's end: batches of results go in, emptied vectors come back for reuse.
+pub struct Printer {
+    tx: Sender<Vec<HostResult>>,
+    spare: Receiver<Vec<HostResult>>,
+    handle: JoinHandle<OutputReport>,
+}
+
+impl Printer {
+    /// Hands over the results in `batch`, leaving an empty vector (recycled when one is back) in its place.
+    pub fn send(&self, batch: &mut Vec<HostResult>) {
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(batch.capacity()));
+        // The printer only stops receiving if it panicked; the verdicts are counted by the caller anyway.
+        let _ = self.tx.send(std::mem::replace(batch, next));
+    }
+
+    /// Waits until everything sent is printed.
+    pub fn finish(self) -> OutputReport {
+        drop(self.tx);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// Starts the thread that prints results.
+pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool) -> Printer {
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<HostResult>>(1024);
+    let (spare_tx, spare) = crossbeam_channel::bounded(1024);
     let stdout_tty = io::stdout().is_terminal();
     // A scrolling table on the same terminal is progress enough.
     let show_bar = progress && io::stderr().is_terminal() && !(stdout_tty && format == Format::Table);
     let handle = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || print_all(rx, format, total, if ipv6 { 39 } else { 15 }, show_bar))
+        .spawn(move || print_all(rx, spare_tx, format, total, if ipv6 { 39 } else { 15 }, show_bar))
         .expect("spawning the output thread");
-    (tx, handle)
+    Printer { tx, spare, handle }
 }
 
-fn print_all(rx: Receiver<HostResult>, format: Format, total: usize, width: usize, bar: bool) -> OutputReport {
+fn print_all(
+    rx: Receiver<Vec<HostResult>>,
+    spare: Sender<Vec<HostResult>>,
+    format: Format,
+    total: usize,
+    width: usize,
+    bar: bool,
+) -> OutputReport {
     let bar = if bar {
         let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} hosts  {per_sec}  eta {eta}") {
@@ -177,14 +207,21 @@ fn print_all(rx: Receiver<HostResult>, format: Format, total: usize, width: usiz
     if format == Format::Table {
         report.broken = write_header(&mut out, width).err();
     }
-    for r in rx.iter() {
-        bar.inc(1);
-        if report.broken.is_none() {
-            match write_result(&mut out, format, width, &r).and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) }) {
-                Ok(()) => report.written += 1,
-                Err(e) => report.broken = Some(e),
+    for mut batch in rx.iter() {
+        bar.inc(batch.len() as u64);
+        for r in &batch {
+            if report.broken.is_none() {
+                match write_result(&mut out, format, width, r) {
+                    Ok(()) => report.written += 1,
+                    Err(e) => report.broken = Some(e),
+                }
             }
         }
+        if rx.is_empty() && report.broken.is_none() {
+            report.broken = out.flush().err();
+        }
+        batch.clear();
+        let _ = spare.try_send(batch);
     }
     if report.broken.is_none() {
         report.broken = out.flush().err();

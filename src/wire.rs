@@ -59,10 +59,12 @@ impl EchoPayload {
 /// Writes an ICMPv4 echo request (header with checksum, then payload) into `buf`; returns its length.
 /// `buf` must hold at least [`ECHO_LEN`] bytes.
 pub fn emit_echo_v4(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) -> usize {
-    let (head, data) = buf[..ECHO_LEN].split_at_mut(8);
-    payload.write(data);
-    let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }), data);
-    head.copy_from_slice(&header.to_bytes());
+    let packet = &mut buf[..ECHO_LEN];
+    payload.write(&mut packet[8..]);
+    let header = Icmpv4Header::new(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }));
+    packet[..8].copy_from_slice(&header.to_bytes());
+    let sum = checksum(packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
     ECHO_LEN
 }
 

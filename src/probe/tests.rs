@@ -255,7 +255,8 @@ fn a_host_that_never_answers_times_out_after_its_last_probe() {
         p.handle_timeout(now);
         let mut buf = [0u8; ECHO_LEN];
         sent += usize::from(p.poll_transmit(now, &mut buf).is_some());
-        now = p.poll_timeout().unwrap().max(now + Duration::from_nanos(1));
+        let Some(next) = p.poll_timeout() else { break };
+        now = next.max(now + Duration::from_nanos(1));
     }
     let r = all_results(&mut p);
     assert_eq!((sent, r[0].status, r[0].sent), (3, Status::Timeout, 3));
@@ -270,8 +271,9 @@ fn a_deferred_send_is_retried_not_lost() {
     p.defer(t0.tag);
     let (again, req) = send(&mut p, Time(MS));
     assert_eq!(again.host, t0.host);
-    p.handle_timeout(Time(1001 * MS)); // the first attempt's deadline must not expire the retry
-    p.handle_packet(Time(1001 * MS), again.dst, &reply(again.dst, &req));
+    // The first attempt's deadline (1000 ms) must not expire the retry (sent at 1 ms, due at 1001 ms).
+    p.handle_timeout(Time(1000 * MS + MS / 2));
+    p.handle_packet(Time(1000 * MS + MS / 2), again.dst, &reply(again.dst, &req));
     assert_eq!(p.stats().rx_credited, 1);
     assert_eq!(p.stats().send_deferred, 1);
 }
