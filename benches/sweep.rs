@@ -68,12 +68,7 @@ fn main() {
             let Some(t) = m[i] else { continue };
             let speedup = if i == 0 { String::new() } else { format!("{:.2}x", t / m[0].unwrap_or(f64::NAN)) };
             let fmt = |v: &[f64]| v.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(" ");
-            println!(
-                "| {n} | {name} | {t:.3} | {} | {} | {:.2}x | {speedup} |",
-                fmt(&times[i]),
-                answered[i],
-                t / base
-            );
+            println!("| {n} | {name} | {t:.3} | {} | {} | {:.2}x | {speedup} |", fmt(&times[i]), answered[i], t / base);
         }
     }
 }

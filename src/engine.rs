@@ -48,7 +48,7 @@ impl Clock {
     }
 
     /// A kernel receive stamp on our timeline.
-    fn from_realtime(&self, ns: u64) -> Time {
+    fn realtime_to_time(&self, ns: u64) -> Time {
         Time((i128::from(ns) - self.offset).max(0) as u64)
     }
 
@@ -132,6 +132,11 @@ pub fn sweep(
             Err(e) => return Err(EngineError::Poll(e)),
         }
     }
+    // Whatever became final in the last turn, however the loop ended.
+    done.extend(std::iter::from_fn(|| prober.poll_result()));
+    if !done.is_empty() {
+        on_results(&mut done);
+    }
     Ok(())
 }
 
@@ -143,7 +148,7 @@ fn drain(sock: &IcmpSocket, prober: &mut Prober, clock: &mut Clock, rx: &mut Rec
         let fallback = clock.now();
         for i in 0..n {
             let pkt = rx.get(i);
-            let at = pkt.stamp_realtime_ns.map_or(fallback, |ns| clock.from_realtime(ns));
+            let at = pkt.stamp_realtime_ns.map_or(fallback, |ns| clock.realtime_to_time(ns));
             // A packet cut by our buffer is passed on as is; the parser rejects it by its length fields.
             prober.handle_packet(at, pkt.from, pkt.bytes);
         }

@@ -116,8 +116,7 @@ fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResu
                 None if r.late > 0 => format!("{} late replies", r.late),
                 None => String::new(),
             };
-            writeln!(
-                out,
+            let line = format!(
                 "{:<width$}  {:<11}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
                 r.host.to_string(),
                 r.status.as_str(),
@@ -128,7 +127,8 @@ fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResu
                 rtt(|t| t.max),
                 r.duplicates,
                 detail
-            )
+            );
+            writeln!(out, "{}", line.trim_end())
         }
     }
 }

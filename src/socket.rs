@@ -42,9 +42,8 @@ pub struct IcmpSocket {
 
 fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
     // SAFETY: `value` is a live reference to a T of the size we pass.
-    let rc = unsafe {
-        libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t)
-    };
+    let rc =
+        unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t) };
     if rc == 0 {
         Ok(())
     } else {
@@ -55,16 +54,13 @@ fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> 
 impl IcmpSocket {
     /// Opens the one IPv4 raw ICMP socket of a sweep, asking for a receive buffer of `rcvbuf` bytes.
     pub fn open_v4(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
-        let sock = Socket::new_raw(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| {
-            match e.raw_os_error() {
+        let sock =
+            Socket::new_raw(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| match e.raw_os_error() {
                 Some(libc::EPERM | libc::EACCES) => SocketError::NoPermission {
-                    exe: std::env::current_exe()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|_| "pinger".into()),
+                    exe: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "pinger".into()),
                 },
                 _ => SocketError::Open(e),
-            }
-        })?;
+            })?;
         let fd = sock.as_raw_fd();
         let opt = |what, r: io::Result<()>| r.map_err(|source| SocketError::Option { what, source });
         opt("O_NONBLOCK", sock.set_nonblocking(true))?;

@@ -265,7 +265,8 @@ mod tests {
 
     #[test]
     fn a_messy_list_keeps_every_valid_line_in_order() {
-        let text = "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot-an-ip\n127.0.0.3 # trailing comment\n\
+        let text =
+            "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot-an-ip\n127.0.0.3 # trailing comment\n\
                     127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
         let (hosts, r) = collect(text, None, Filter::default());
         assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.0.9"]);

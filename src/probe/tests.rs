@@ -225,15 +225,13 @@ fn random_junk_is_counted_and_ignored() {
 fn tags_are_never_reused_and_never_cross_credited_across_70000_hosts() {
     let n = 70_000;
     let mut p = prober(n, 1);
-    let mut reqs = Vec::with_capacity(n as usize);
     let mut seen = std::collections::HashSet::new();
-    while let Some((t, req)) = (p.finished() == 0 && reqs.len() < n as usize).then(|| send(&mut p, Time::ZERO)) {
+    let reqs: Vec<_> = (0..n).map(|_| send(&mut p, Time::ZERO)).collect();
+    for (t, _) in &reqs {
         assert!(seen.insert(t.tag), "tag reused at host {}", t.host);
-        reqs.push((t, req));
     }
     // Host i's reply arriving from host i+65536 (same 16-bit sequence position) must not count.
-    for i in 0..(n - 65_536) as usize {
-        let (_, req) = &reqs[i];
+    for (i, (_, req)) in reqs.iter().enumerate().take((n - 65_536) as usize) {
         let wrong = v4(i as u32 + 65_536);
         p.handle_packet(Time(MS), wrong, &reply(wrong, req));
     }

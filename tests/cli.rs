@@ -1,0 +1,92 @@
+//! The command line as scripts see it: host lists, filtering, exit codes, messages.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::Stdio;
+
+#[test]
+fn a_messy_list_on_stdin_sweeps_every_valid_line_and_reports_the_bad_ones() {
+    if !have_root() {
+        return;
+    }
+    let list = "# loopback resolvers\r\n127.0.0.1\r\n\r\n   127.0.0.2   \n127.0.0.1\nnot-an-address\n\
+                127.0.0.3 # a comment\n127.0.0.999\n127.0.1.0/30\n127.0.0.9";
+    let mut child = pinger()
+        .args(["--hosts-file", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(list.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
+    hosts.sort();
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.9", "127.0.1.1", "127.0.1.2"]);
+    let err = stderr(&out);
+    assert!(err.contains("stdin:6:") && err.contains("not-an-address"), "{err}");
+    assert!(err.contains("stdin:8:") && err.contains("127.0.0.999"), "{err}");
+    assert!(err.contains("invalid lines 2") && err.contains("duplicate entries 1"), "{err}");
+}
+
+#[test]
+fn hosts_outside_the_allow_list_and_reserved_ones_are_skipped_and_never_probed() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.1", "127.1.0.1", "0.0.0.0", "--allow", "127.0.0.0/16", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(results_by_host(&out).into_keys().collect::<Vec<_>>(), ["127.0.0.1"]);
+    let err = stderr(&out);
+    assert_eq!(summary_number(&err, "sent"), 1, "{err}");
+    assert!(err.contains("reserved 1") && err.contains("outside allow list 1"), "{err}");
+}
+
+#[test]
+fn pinger_allow_in_the_environment_cannot_be_widened_by_allow() {
+    if !have_root() {
+        return;
+    }
+    let out =
+        run(pinger().env("PINGER_ALLOW", "127.0.0.1/32").args(["127.0.0.1", "127.0.0.2", "--allow", "127.0.0.0/8"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("outside allow list 1"), "{}", stderr(&out));
+}
+
+#[test]
+fn count_takes_the_first_hosts_of_the_list_in_order() {
+    if !have_root() {
+        return;
+    }
+    let list = list_file("count-list.txt", loopback(50));
+    let out = run(pinger().arg("--hosts-file").arg(&list).args(["--count", "7", "--format", "json"]));
+    let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
+    hosts.sort_by_key(|h| h.parse::<std::net::Ipv4Addr>().unwrap());
+    assert_eq!(hosts, loopback(7).collect::<Vec<_>>());
+    assert!(stderr(&out).contains("list cut at --count"));
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let code = |args: &[&str]| run(pinger().args(args)).status.code();
+    assert_eq!(code(&["--help"]), Some(0));
+    assert_eq!(code(&["--version"]), Some(0));
+    assert_eq!(code(&["--no-such-flag"]), Some(2));
+    assert_eq!(code(&["127.0.0.1/99"]), Some(2));
+    assert_eq!(code(&[]), Some(2));
+    assert_eq!(code(&["127.0.0.1", "--timeout", "0"]), Some(2));
+    assert_eq!(code(&["127.0.0.1", "--format", "xml"]), Some(2));
+    assert_eq!(code(&["--hosts-file", "/nonexistent/list"]), Some(2));
+    // Everything filtered away: nothing to probe.
+    assert_eq!(code(&["0.0.0.0"]), Some(3));
+}
+
+#[test]
+fn a_bad_allow_list_in_the_environment_is_a_clear_error() {
+    let out = run(pinger().env("PINGER_ALLOW", "127.0.0.0/8,bogus").arg("127.0.0.1"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("PINGER_ALLOW") && stderr(&out).contains("bogus"), "{}", stderr(&out));
+}

@@ -1,0 +1,76 @@
+//! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Every child gets this guard, so that even a bug in pinger cannot send beyond loopback and test ranges.
+pub const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
+
+pub fn pinger() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pinger"));
+    c.env("PINGER_ALLOW", ALLOW);
+    c
+}
+
+/// True when the test may use raw sockets. Outside CI a missing prerequisite skips with a notice; under
+/// `CI=true` it fails the test: CI must never pass by skipping.
+pub fn have_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("this test needs root (raw sockets) and CI runs as root: the CI environment is broken");
+    }
+    eprintln!("SKIPPED: this test needs root (raw sockets); run the suite as root, as CI does");
+    false
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run pinger");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "pinger panicked:\n{stderr}");
+    out
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The JSON Lines on stdout, keyed by host; fails if a host appears twice.
+pub fn results_by_host(out: &Output) -> HashMap<String, Value> {
+    let mut by_host = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+        let host = v["host"].as_str().expect("host field").to_string();
+        assert!(by_host.insert(host.clone(), v).is_none(), "{host} reported twice");
+    }
+    by_host
+}
+
+/// Writes `lines` to a fresh file under the test's temporary directory.
+pub fn list_file(name: &str, lines: impl IntoIterator<Item = String>) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let text: String = lines.into_iter().map(|l| l + "\n").collect();
+    std::fs::write(&path, text).expect("write list");
+    path
+}
+
+/// The n loopback addresses from 127.0.0.1 upward.
+pub fn loopback(n: u32) -> impl Iterator<Item = String> {
+    let first = u32::from(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    (0..n).map(move |i| std::net::Ipv4Addr::from(first + i).to_string())
+}
+
+/// A number from the summary on stderr, e.g. `summary_number(&err, "alive")` for "... 70000 alive, ...".
+pub fn summary_number(stderr: &str, label: &str) -> u64 {
+    let words: Vec<&str> = stderr.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(').collect();
+    words
+        .windows(2)
+        .find(|w| w[1] == label && w[0].parse::<u64>().is_ok())
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' count in the summary:\n{stderr}"))
+}

@@ -1,0 +1,162 @@
+//! End to end on loopback with the real binary and a real raw socket (root).
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+
+#[test]
+fn seventy_thousand_loopback_hosts_are_all_alive_and_each_reported_once() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.0/8", "--count", "70000", "--rate", "0", "--timeout", "1000"]).args([
+        "--format",
+        "json",
+        "--no-store",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let by_host = results_by_host(&out);
+    assert_eq!(by_host.len(), 70_000);
+    for host in loopback(70_000) {
+        let r = &by_host[&host];
+        assert_eq!(r["status"], "alive", "{r}");
+        assert_eq!((r["sent"].as_u64(), r["received"].as_u64()), (Some(1), Some(1)), "{r}");
+        assert!(r["rtt_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+    }
+    let err = stderr(&out);
+    assert_eq!(summary_number(&err, "alive"), 70_000);
+    assert_eq!(summary_number(&err, "sent"), 70_000);
+}
+
+#[test]
+fn two_pingers_sweeping_the_same_hosts_at_once_both_see_every_host_alive_once() {
+    if !have_root() {
+        return;
+    }
+    let list = list_file("concurrent-20000.txt", loopback(20_000));
+    // 40,000 probes/s each: half a second of overlap at least, so each sees the other's replies on its socket.
+    let spawn = || {
+        pinger()
+            .args(["--hosts-file"])
+            .arg(&list)
+            .args(["--count", "0", "--rate", "40000", "--format", "json", "--no-progress"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pinger")
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().expect("first"), b.wait_with_output().expect("second")];
+    let mut foreign = 0;
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        let by_host = results_by_host(out);
+        assert_eq!(by_host.len(), 20_000);
+        for r in by_host.values() {
+            assert_eq!(r["status"], "alive", "{r}");
+            assert_eq!(
+                (r["sent"].as_u64(), r["received"].as_u64(), r["duplicates"].as_u64()),
+                (Some(1), Some(1), Some(0))
+            );
+        }
+        foreign += summary_number(&stderr(out), "not");
+    }
+    // Proof that the runs overlapped: each raw socket saw replies that belonged to the other run.
+    assert!(foreign > 0, "the two sweeps did not overlap; the test proved nothing");
+}
+
+#[test]
+fn without_cap_net_raw_pinger_says_how_to_fix_it_and_exits_4() {
+    if !have_root() {
+        return;
+    }
+    let out = run(std::process::Command::new("setpriv")
+        .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"])
+        .arg(env!("CARGO_BIN_EXE_pinger"))
+        .arg("127.0.0.1")
+        .env("PINGER_ALLOW", ALLOW));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("CAP_NET_RAW") && err.contains("setcap cap_net_raw+ep"), "{err}");
+}
+
+#[test]
+fn a_sweep_ends_when_every_host_answered_not_at_the_timeout() {
+    if !have_root() {
+        return;
+    }
+    let wall = |timeout: &str| {
+        let out = run(pinger().args(["127.0.0.0/24", "--timeout", timeout, "--format", "none"]));
+        assert_eq!(out.status.code(), Some(0));
+        let err = stderr(&out);
+        assert_eq!(summary_number(&err, "alive"), 254);
+        let secs = err.split("wall ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<f64>().ok());
+        secs.expect("wall time in the summary")
+    };
+    // A sweep that sat out its timeout would take 60 times longer with the longer one.
+    let (short, long) = (wall("1000"), wall("60000"));
+    assert!(long < short.max(0.001) * 20.0, "timeout 1 s: {short} s, timeout 60 s: {long} s");
+}
+
+#[test]
+fn several_probes_per_host_are_all_counted_with_min_avg_max() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--probes", "3", "--interval", "10", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let by_host = results_by_host(&out);
+    assert_eq!(by_host.len(), 2);
+    for r in by_host.values() {
+        assert_eq!((r["sent"].as_u64(), r["received"].as_u64()), (Some(3), Some(3)), "{r}");
+        let (min, avg, max) =
+            (r["rtt_min_ms"].as_f64().unwrap(), r["rtt_ms"].as_f64().unwrap(), r["rtt_max_ms"].as_f64().unwrap());
+        assert!(min <= avg && avg <= max, "{r}");
+    }
+}
+
+#[test]
+fn the_json_contract_fields_come_first_in_order() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.1", "--format", "json"]));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("{\"host\":\"127.0.0.1\",\"status\":\"alive\",\"rtt_ms\":"), "{line}");
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!((v["sent"].as_u64(), v["received"].as_u64()), (Some(1), Some(1)));
+    let keys: Vec<&str> = line.split("\":").map(|k| k.rsplit('"').next().unwrap()).take(5).collect();
+    assert_eq!(keys, ["host", "status", "rtt_ms", "sent", "received"]);
+}
+
+#[test]
+fn a_destination_the_kernel_refuses_is_unreachable_with_the_reason() {
+    if !have_root() {
+        return;
+    }
+    // The loopback broadcast address: the kernel refuses to send there (EACCES, no SO_BROADCAST).
+    let out = run(pinger().args(["127.255.255.255", "127.0.0.1", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let by_host = results_by_host(&out);
+    let r = &by_host["127.255.255.255"];
+    assert_eq!((r["status"].as_str(), r["error"]["kind"].as_str()), (Some("unreachable"), Some("local")), "{r}");
+    assert_eq!(r["error"]["errno"].as_i64(), Some(libc::EACCES as i64));
+    assert_eq!(by_host["127.0.0.1"]["status"], "alive");
+}
+
+#[test]
+fn the_table_lists_every_host_under_a_header() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--format", "table"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("HOST") && lines[0].contains("STATUS") && lines[0].contains("AVG_MS"));
+    let status_col = lines[0].find("STATUS").unwrap();
+    for l in &lines[1..] {
+        assert_eq!(&l[status_col..status_col + 5], "alive", "{text}");
+    }
+}
