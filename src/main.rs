@@ -7,11 +7,8 @@ use pinger::config::{Config, ALLOW_ENV};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let name = args
-        .first()
-        .and_then(|a| std::path::Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or("pinger");
+    let name =
+        args.first().and_then(|a| std::path::Path::new(a).file_name()).and_then(|n| n.to_str()).unwrap_or("pinger");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     let cli = match <Cli as argh::FromArgs>::from_args(&[name], &rest) {
         Ok(cli) => cli,

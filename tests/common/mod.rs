@@ -74,3 +74,44 @@ pub fn summary_number(stderr: &str, label: &str) -> u64 {
         .and_then(|w| w[0].parse().ok())
         .unwrap_or_else(|| panic!("no '{label}' count in the summary:\n{stderr}"))
 }
+
+/// A network namespace of the test's own, deleted on drop (even when the test fails). Inside it only loopback
+/// exists, plus whatever the test adds, so nothing sent there can leave the machine.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let name = format!("pinger-{tag}-{}", std::process::id());
+        let ns = Netns { name };
+        ns.ip(&["netns", "add", &ns.name]);
+        ns.ip_in(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let out = Command::new("ip").args(args).output().expect("run ip (iproute2)");
+        assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `ip -n NS ARGS`.
+    pub fn ip_in(&self, args: &[&str]) {
+        let mut all = vec!["-n", &self.name];
+        all.extend_from_slice(args);
+        self.ip(&all);
+    }
+
+    /// pinger run inside the namespace.
+    pub fn pinger(&self) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_pinger")]).env("PINGER_ALLOW", ALLOW);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
