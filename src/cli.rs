@@ -41,9 +41,44 @@ pub struct Cli {
     #[argh(option)]
     pub format: Option<String>,
 
-    /// results go to the terminal only, not to Redis or Postgres (the only mode of this version)
+    /// results go to the terminal only, not to Redis or Postgres
     #[argh(switch)]
     pub no_store: bool,
+
+    /// postgres connection string (default: env DATABASE_URL, or POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DB);
+    /// prefer the environment or .env for anything with a password
+    #[argh(option)]
+    pub database_url: Option<String>,
+
+    /// redis URL (default: env REDIS_URL, or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD)
+    #[argh(option)]
+    pub redis_url: Option<String>,
+
+    /// do not write to Postgres
+    #[argh(switch)]
+    pub no_postgres: bool,
+
+    /// do not write to Redis
+    #[argh(switch)]
+    pub no_redis: bool,
+
+    /// prefix of the Redis keys (default none: the key is the bare address)
+    #[argh(option)]
+    pub redis_prefix: Option<String>,
+
+    /// seconds a Redis key lives (default 86400; 0 = no expiry)
+    #[argh(option)]
+    pub redis_ttl: Option<u64>,
+
+    /// where results wait while Postgres is away (default: env PINGER_SPOOL_DIR, /var/spool/pinger as root,
+    /// else ~/.local/state/pinger/spool)
+    #[argh(option)]
+    pub spool_dir: Option<String>,
+
+    /// seconds for store connections and operations (default 5); the end of a sweep waits at most 6 times this
+    /// for the stores, then spools what is left
+    #[argh(option)]
+    pub store_timeout: Option<u64>,
 
     /// probe only addresses inside this CIDR block (repeatable; also env PINGER_ALLOW=cidr,cidr)
     #[argh(option)]

@@ -6,7 +6,8 @@
 //! cli (argh) -> config (validated, defaults) -> targets (parse, dedupe, allow/deny, --count)
 //!    -> probe::Prober (sans-IO core: tagging, in-flight table, timer wheel, rate, verdicts)
 //!       <-> engine (mio loop) <-> socket (raw ICMP socket, sendmmsg/recvmmsg, kernel timestamps)
-//!    -> outcome::HostResult over a crossbeam channel -> output (table / JSON Lines, progress, summary)
+//!    -> outcome::HostResult batches over crossbeam channels -> output (table / JSON Lines, progress, summary)
+//!                                                           -> store::writer (Redis pipelines, Postgres COPY, spool)
 //! ```
 //!
 //! `wire` is the only user of etherparse; `probe` and `wire` never touch a socket, a clock or a thread.
@@ -18,6 +19,7 @@ pub mod outcome;
 pub mod output;
 pub mod probe;
 pub mod socket;
+pub mod store;
 pub mod targets;
 pub mod time;
 pub mod wire;
@@ -48,15 +50,20 @@ pub enum Error {
     Engine(#[from] engine::EngineError),
     #[error("no random source for the per-run key: {0}")]
     Random(getrandom::Error),
+    #[error("{0}")]
+    StoreRefused(String),
+    #[error("cannot use the spool directory, so results could be lost if Postgres fails: {0}")]
+    Spool(#[from] store::spool::SpoolError),
 }
 
 impl Error {
     /// The process exit code (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) => 2,
+            Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) | Error::Spool(_) => 2,
             Error::NoTargets => 3,
             Error::Socket(socket::SocketError::NoPermission { .. }) => 4,
+            Error::StoreRefused(_) => 6,
             _ => 1,
         }
     }
@@ -74,6 +81,18 @@ pub struct Summary {
     pub wall: std::time::Duration,
     pub rcvbuf: usize,
     pub output_broken: bool,
+    pub sweep_id: Option<uuid::Uuid>,
+    /// `None` when no store is on.
+    pub store: Option<store::writer::Report>,
+    pub postgres_on: bool,
+    pub redis_on: bool,
+}
+
+impl Summary {
+    /// Every result of the run is in Postgres (when Postgres is on) and nothing waits in the spool.
+    pub fn all_stored(&self) -> bool {
+        !self.postgres_on || self.store.as_ref().is_none_or(|r| r.all_stored())
+    }
 }
 
 /// Reads the targets the configuration names.
@@ -94,9 +113,61 @@ pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListRepor
     Ok(c.finish())
 }
 
-/// One whole sweep: list, socket, engine, output. The summary goes to stderr.
+fn source_of(cfg: &Config) -> String {
+    match (&cfg.hosts_file, cfg.targets.is_empty()) {
+        (Some(p), true) if p == "-" => "stdin".into(),
+        (Some(p), true) => format!("file {p}"),
+        (Some(p), false) => format!("command line and file {p}"),
+        (None, _) => "command line".into(),
+    }
+}
+
+/// Connects the stores the configuration turns on and starts the writer. Postgres is connected here, before
+/// the sweep, so that bad credentials stop the run before it probes anything; a Postgres that is merely away
+/// means spooling. Redis connects inside the writer.
+fn start_writer(
+    cfg: &Config,
+    sweep: store::SweepInfo,
+    unix_offset_ns: i128,
+) -> Result<Option<store::writer::Writer>, Error> {
+    let sc = &cfg.store;
+    if !sc.any() {
+        return Ok(None);
+    }
+    let (postgres, spool) = match &sc.postgres {
+        None => (None, None),
+        Some(pc) => {
+            let spool = store::spool::Spool::open(&sc.spool_dir)?;
+            match store::postgres::Postgres::connect(pc.clone(), sc.timeout) {
+                Ok(pg) => (Some(pg), Some(spool)),
+                Err(store::StoreError::Refused(e)) => return Err(Error::StoreRefused(e)),
+                Err(store::StoreError::Unavailable(e)) => {
+                    eprintln!("pinger: warning: {e}; results go to the spool {}", sc.spool_dir.display());
+                    (None, Some(spool))
+                }
+            }
+        }
+    };
+    let redis = sc.redis.clone().map(|info| {
+        let (prefix, ttl, timeout) = (sc.redis_prefix.clone(), sc.redis_ttl, sc.timeout);
+        Box::new(move || store::redis::Redis::connect(info.clone(), &prefix, ttl, timeout))
+            as Box<dyn FnMut() -> Result<store::redis::Redis, store::StoreError> + Send>
+    });
+    Ok(Some(store::writer::Writer::spawn(store::writer::Setup {
+        postgres,
+        spool,
+        redis,
+        sweep,
+        unix_offset_ns,
+        batch_rows: config::STORE_BATCH_ROWS,
+        batch_time: config::STORE_BATCH_TIME,
+    })))
+}
+
+/// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
 pub fn run(cfg: Config) -> Result<Summary, Error> {
     let started = Instant::now();
+    let started_us = store::unix_us(std::time::SystemTime::now());
     let (hosts, list) = collect_targets(&cfg)?;
     for (source, line, text) in &list.invalid_examples {
         eprintln!("pinger: {source}:{line}: not an address or CIDR block: {text:?}");
@@ -111,9 +182,34 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
     let key = Key::random().map_err(Error::Random)?;
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
     let n = prober.host_count();
+    let mut sweep = store::SweepInfo {
+        id: uuid::Uuid::new_v4(),
+        started_us,
+        finished_us: None,
+        host_count: n as u64,
+        alive: None,
+        timeout: None,
+        unreachable: None,
+        source: source_of(&cfg),
+        options: serde_json::json!({
+            "count": cfg.count, "timeout_ms": cfg.probe.timeout.as_millis() as u64, "probes": cfg.probe.probes,
+            "interval_ms": cfg.probe.interval.as_millis() as u64, "rate": cfg.probe.rate,
+        }),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let offset = clock.to_unix_ns(time::Time::ZERO);
+    let writer = start_writer(&cfg, sweep.clone(), offset)?;
     let ipv6 = false;
-    let printer = output::spawn(cfg.format, n, ipv6, cfg.progress);
-    let mut summary = Summary { hosts: n, list, rcvbuf: info.rcvbuf, ..Summary::default() };
+    let printer = output::spawn(cfg.format, n, ipv6, cfg.progress, offset);
+    let mut summary = Summary {
+        hosts: n,
+        list,
+        rcvbuf: info.rcvbuf,
+        sweep_id: Some(sweep.id),
+        postgres_on: cfg.store.postgres.is_some(),
+        redis_on: cfg.store.redis.is_some(),
+        ..Summary::default()
+    };
     let swept = engine::sweep(&sock, &mut prober, &mut clock, |batch| {
         for r in batch.iter() {
             match r.status {
@@ -122,11 +218,20 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
                 Status::Unreachable => summary.unreachable += 1,
             }
         }
+        if let Some(w) = &writer {
+            w.send(batch.clone());
+        }
         printer.send(batch);
     });
     let report = printer.finish();
     summary.output_broken = report.broken.is_some();
     summary.stats = *prober.stats();
+    if let Some(w) = writer {
+        sweep.finished_us = Some(store::unix_us(std::time::SystemTime::now()));
+        (sweep.alive, sweep.timeout, sweep.unreachable) =
+            (Some(summary.alive as u64), Some(summary.timeout as u64), Some(summary.unreachable as u64));
+        summary.store = Some(w.finish(sweep, cfg.store.timeout * 6));
+    }
     summary.wall = started.elapsed();
     swept?;
     print_summary(&summary);
@@ -180,6 +285,22 @@ pub fn print_summary(s: &Summary) {
             (st.sent + st.received) as f64 / secs,
             s.rcvbuf,
             if s.output_broken { "; stdout closed early, per-host output incomplete" } else { "" },
+        );
+    }
+    if let Some(r) = &s.store {
+        let pg = if s.postgres_on {
+            format!("postgres {} rows ({} spool files replayed)", r.postgres_rows, r.replayed_files)
+        } else {
+            "postgres off".into()
+        };
+        let redis = if s.redis_on { format!("redis {} keys", r.redis_keys) } else { "redis off".into() };
+        let _ = writeln!(
+            e,
+            "pinger: stored: {pg}, {redis}; spooled {} rows; {} files wait in the spool{}{}",
+            r.spooled_rows,
+            r.spool_left,
+            if r.lost_rows > 0 { format!("; {} RESULTS LOST", r.lost_rows) } else { String::new() },
+            if s.all_stored() { "" } else { " (exit code 5: swept, not all stored yet)" },
         );
     }
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use pinger::cli::Cli;
-use pinger::config::{Config, ALLOW_ENV};
+use pinger::config::{Config, Env};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -28,9 +28,11 @@ fn main() -> ExitCode {
         println!("pinger {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let allow = std::env::var(ALLOW_ENV).ok();
-    let result = Config::new(cli, allow.as_deref()).map_err(pinger::Error::from).and_then(pinger::run);
+    // The original tool's deployments keep their settings in .env; a missing file is fine.
+    let _ = dotenvy::dotenv();
+    let result = Config::new(cli, &Env::from_process()).map_err(pinger::Error::from).and_then(pinger::run);
     match result {
+        Ok(summary) if !summary.all_stored() => ExitCode::from(5),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pinger: error: {e}");

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::outcome::{HostResult, ProbeError, Status};
+use crate::store::{ms, rfc3339};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -32,10 +33,6 @@ impl FromStr for Format {
             _ => Err(format!("unknown format {s:?}: use table, json or none")),
         }
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_nanos() as f64 / 1000.0).round() / 1000.0
 }
 
 #[derive(Serialize)]
@@ -65,9 +62,11 @@ struct JsonLine {
     duplicates: u16,
     late: u16,
     error: Option<JsonError>,
+    /// When the verdict became final (RFC 3339, UTC, microseconds): the row's `ping_timestamp` in Postgres.
+    at: String,
 }
 
-fn json_line(r: &HostResult) -> JsonLine {
+fn json_line(r: &HostResult, at: String) -> JsonLine {
     JsonLine {
         host: r.host,
         status: r.status,
@@ -96,14 +95,16 @@ fn json_line(r: &HostResult) -> JsonLine {
                 message: e.describe(),
             },
         }),
+        at,
     }
 }
 
-fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult) -> io::Result<()> {
+fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult, offset: i128) -> io::Result<()> {
     match format {
         Format::None => Ok(()),
         Format::Json => {
-            serde_json::to_writer(&mut *out, &json_line(r))?;
+            let at = rfc3339(((i128::from(r.finished_at.0) + offset) / 1000) as i64);
+            serde_json::to_writer(&mut *out, &json_line(r, at))?;
             out.write_all(b"\n")
         }
         Format::Table => {
@@ -172,7 +173,8 @@ impl Printer {
 }
 
 /// Starts the thread that prints results.
-pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool) -> Printer {
+/// `unix_offset_ns` turns a result's `finished_at` into Unix time for the `at` field.
+pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool, unix_offset_ns: i128) -> Printer {
     let (tx, rx) = crossbeam_channel::bounded::<Vec<HostResult>>(1024);
     let (spare_tx, spare) = crossbeam_channel::bounded(1024);
     let stdout_tty = io::stdout().is_terminal();
@@ -180,7 +182,7 @@ pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool) -> Printe
     let show_bar = progress && io::stderr().is_terminal() && !(stdout_tty && format == Format::Table);
     let handle = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || print_all(rx, spare_tx, format, total, if ipv6 { 39 } else { 15 }, show_bar))
+        .spawn(move || print_all(rx, spare_tx, format, total, if ipv6 { 39 } else { 15 }, show_bar, unix_offset_ns))
         .expect("spawning the output thread");
     Printer { tx, spare, handle }
 }
@@ -192,6 +194,7 @@ fn print_all(
     total: usize,
     width: usize,
     bar: bool,
+    offset: i128,
 ) -> OutputReport {
     let bar = if bar {
         let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -211,7 +214,7 @@ fn print_all(
         bar.inc(batch.len() as u64);
         for r in &batch {
             if report.broken.is_none() {
-                match write_result(&mut out, format, width, r) {
+                match write_result(&mut out, format, width, r, offset) {
                     Ok(()) => report.written += 1,
                     Err(e) => report.broken = Some(e),
                 }

@@ -9,9 +9,28 @@ use serde_json::Value;
 /// Every child gets this guard, so that even a bug in pinger cannot send beyond loopback and test ranges.
 pub const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
 
+/// Store settings pinger reads from the environment; tests start from none of them.
+pub const STORE_ENV: [&str; 12] = [
+    "DATABASE_URL",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+    "PINGER_SPOOL_DIR",
+    "PGPASSWORD",
+];
+
 pub fn pinger() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pinger"));
     c.env("PINGER_ALLOW", ALLOW);
+    for k in STORE_ENV {
+        c.env_remove(k);
+    }
     c
 }
 
@@ -106,6 +125,9 @@ impl Netns {
     pub fn pinger(&self) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_pinger")]).env("PINGER_ALLOW", ALLOW);
+        for k in STORE_ENV {
+            c.env_remove(k);
+        }
         c
     }
 }

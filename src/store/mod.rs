@@ -1,0 +1,135 @@
+//! Storage: what a stored result looks like ([`Row`], [`Record`]), the one small [`Store`] trait each backend
+//! implements, and the writer thread (`writer.rs`) that batches, retries and spools.
+//!
+//! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
+//! in the writer.
+
+pub mod postgres;
+pub mod redis;
+pub mod spool;
+pub mod writer;
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::outcome::{HostResult, ProbeError, Status};
+
+/// Milliseconds with microsecond precision, as every output shows them (JSON, Redis, Postgres agree exactly).
+pub fn ms(d: Duration) -> f64 {
+    (d.as_nanos() as f64 / 1000.0).round() / 1000.0
+}
+
+/// RFC 3339 in UTC with microseconds, e.g. `2026-11-24T11:26:49.123456Z`.
+pub fn rfc3339(unix_us: i64) -> String {
+    humantime::format_rfc3339_micros(system_time(unix_us)).to_string()
+}
+
+/// One host's result as stored: the [`HostResult`] with its wall-clock time and its error spelled out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub host: IpAddr,
+    /// When the verdict became final, microseconds since the Unix epoch.
+    pub at_us: i64,
+    pub status: Status,
+    pub rtt_ms: Option<f64>,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
+    pub sent: u16,
+    pub received: u16,
+    pub duplicates: u16,
+    pub late: u16,
+    pub icmp_type: Option<u8>,
+    pub icmp_code: Option<u8>,
+    pub icmp_from: Option<IpAddr>,
+    pub errno: Option<i32>,
+    pub error: Option<String>,
+}
+
+impl Row {
+    /// `at_us` is the wall-clock time of `r.finished_at`.
+    pub fn new(r: &HostResult, at_us: i64) -> Row {
+        let (icmp_type, icmp_code, icmp_from, errno) = match r.error {
+            Some(ProbeError::Icmp { icmp_type, code, from }) => (Some(icmp_type), Some(code), Some(from), None),
+            Some(ProbeError::Local { errno }) => (None, None, None, Some(errno)),
+            None => (None, None, None, None),
+        };
+        Row {
+            host: r.host,
+            at_us,
+            status: r.status,
+            rtt_ms: r.rtt.map(|t| ms(t.avg)),
+            rtt_min_ms: r.rtt.map(|t| ms(t.min)),
+            rtt_max_ms: r.rtt.map(|t| ms(t.max)),
+            sent: r.sent,
+            received: r.received,
+            duplicates: r.duplicates,
+            late: r.late,
+            icmp_type,
+            icmp_code,
+            icmp_from,
+            errno,
+            error: r.error.map(|e| e.describe()),
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        self.status == Status::Alive
+    }
+
+    pub fn at(&self) -> SystemTime {
+        system_time(self.at_us)
+    }
+}
+
+/// One run, as the `sweeps` table holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepInfo {
+    pub id: Uuid,
+    pub started_us: i64,
+    pub finished_us: Option<i64>,
+    pub host_count: u64,
+    pub alive: Option<u64>,
+    pub timeout: Option<u64>,
+    pub unreachable: Option<u64>,
+    /// Where the host list came from.
+    pub source: String,
+    /// The options that shaped the sweep (no secrets).
+    pub options: serde_json::Value,
+    pub version: String,
+}
+
+/// What goes to a store, and to the spool when a store is away. Written in order: a sweep's start record, its
+/// row batches, then its finish record (the same sweep again, with counts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    Sweep(SweepInfo),
+    Rows { id: Uuid, sweep: Uuid, rows: Vec<Row> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Down, unreachable, timed out, or lost mid-write: worth spooling and retrying later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// It answered and said no (bad credentials, missing database): retrying will not help.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A place results go. `write` must be all or nothing for a record, and writing the same record twice must
+/// store it once.
+pub trait Store {
+    fn name(&self) -> &'static str;
+    fn write(&mut self, record: &Record) -> Result<(), StoreError>;
+}
+
+pub fn system_time(unix_us: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(unix_us.max(0) as u64)
+}
+
+pub fn unix_us(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}

@@ -1,0 +1,396 @@
+//! The writer thread: takes finished hosts from the engine over a crossbeam channel, batches them (by size and
+//! by time), and writes each batch to every enabled store. The engine never waits on a store.
+//!
+//! Postgres first replays the spool (older runs' rows before ours). When Postgres is away or goes away, records
+//! go to the spool instead, in order. Redis is a cache: a failed write is retried briefly, then Redis is left
+//! out for the rest of the sweep with a warning. If the writer itself hangs (a store that accepts but never
+//! answers), [`Writer::finish`] gives up after its deadline and spools what the writer still held, so a cron job
+//! ends and nothing is lost.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use uuid::Uuid;
+
+use super::postgres::Postgres;
+use super::redis::Redis;
+use super::spool::Spool;
+use super::{Record, Row, Store, StoreError, SweepInfo};
+use crate::outcome::HostResult;
+
+/// How the writer is set up for one sweep.
+pub struct Setup {
+    /// Connected, schema applied; `None` when Postgres is off or was unreachable at start.
+    pub postgres: Option<Postgres>,
+    /// Where Postgres records go while it is away; `None` only when Postgres is off.
+    pub spool: Option<Spool>,
+    /// Connects Redis inside the writer thread, so that a slow Redis never delays the sweep's start.
+    pub redis: Option<Box<dyn FnMut() -> Result<Redis, StoreError> + Send>>,
+    pub sweep: SweepInfo,
+    /// Adds this to a result's `finished_at` (monotonic ns) to get Unix ns.
+    pub unix_offset_ns: i128,
+    pub batch_rows: usize,
+    pub batch_time: Duration,
+}
+
+/// What the writer did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub postgres_rows: u64,
+    pub replayed_files: u64,
+    pub spooled_files: u64,
+    pub spooled_rows: u64,
+    pub redis_keys: u64,
+    pub redis_skipped_rows: u64,
+    /// Rows that could be neither stored nor spooled (the spool itself failed): the run must say so.
+    pub lost_rows: u64,
+    /// Files still waiting in the spool after this run.
+    pub spool_left: usize,
+    pub warnings: Vec<String>,
+    /// The writer did not finish in time; the main thread spooled what it held.
+    pub timed_out: bool,
+}
+
+impl Report {
+    /// True when every row of the run is in Postgres (or Postgres is off) and nothing waits in the spool.
+    pub fn all_stored(&self) -> bool {
+        self.spooled_rows == 0 && self.lost_rows == 0 && self.spool_left == 0 && !self.timed_out
+    }
+}
+
+enum Msg {
+    Results(Vec<HostResult>),
+    Finish(SweepInfo),
+}
+
+/// What the writer holds that is not yet stored or spooled, reachable by [`Writer::finish`] if the writer hangs.
+#[derive(Default)]
+struct Held {
+    rows: Vec<Row>,
+    record: Option<Record>,
+}
+
+pub struct Writer {
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    held: Arc<Mutex<Held>>,
+    handle: JoinHandle<Report>,
+    sweep: Uuid,
+    offset: i128,
+    spool_dir: Option<std::path::PathBuf>,
+}
+
+fn lock(m: &Mutex<Held>) -> MutexGuard<'_, Held> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn row_of(r: &HostResult, offset: i128) -> Row {
+    Row::new(r, ((i128::from(r.finished_at.0) + offset) / 1000) as i64)
+}
+
+impl Writer {
+    pub fn spawn(setup: Setup) -> Writer {
+        // Deep enough for a million hosts in flight to the writer; the engine blocks only if this fills.
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        let held = Arc::new(Mutex::new(Held::default()));
+        let sweep = setup.sweep.id;
+        let offset = setup.unix_offset_ns;
+        let spool_dir = setup.spool.as_ref().map(|s| s.dir().to_path_buf());
+        let (rx2, held2) = (rx.clone(), held.clone());
+        let handle = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || Worker::new(setup, held2).run(rx2))
+            .expect("spawning the writer thread");
+        Writer { tx, rx, held, handle, sweep, offset, spool_dir }
+    }
+
+    /// Hands over finished hosts. Never waits on a store; waits only if 4096 batches are already queued.
+    pub fn send(&self, batch: Vec<HostResult>) {
+        let _ = self.tx.send(Msg::Results(batch));
+    }
+
+    /// Ends the sweep with its final record and waits up to `deadline` for the writer to finish.
+    pub fn finish(self, last: SweepInfo, deadline: Duration) -> Report {
+        let _ = self.tx.send(Msg::Finish(last.clone()));
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let handle = self.handle;
+        std::thread::spawn(move || {
+            let _ = done_tx.send(handle.join());
+        });
+        match done_rx.recv_timeout(deadline) {
+            Ok(Ok(report)) => return report,
+            Ok(Err(_)) => {} // the writer panicked: treat as hung, rescue what it held
+            Err(_) => {}
+        }
+        // The writer is stuck in a store call. Spool everything it had not finished, plus what it never took.
+        let mut report = Report { timed_out: true, ..Report::default() };
+        report.warnings.push(format!("the writer did not finish within {deadline:?}; spooling what it held"));
+        let mut records = Vec::new();
+        {
+            let mut held = lock(&self.held);
+            records.extend(held.record.take());
+            let rows = std::mem::take(&mut held.rows);
+            if !rows.is_empty() {
+                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+            }
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Results(batch) = msg {
+                let rows = batch.iter().map(|r| row_of(r, self.offset)).collect();
+                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+            }
+        }
+        records.push(Record::Sweep(last));
+        match self.spool_dir.as_deref().map(Spool::open) {
+            Some(Ok(spool)) => {
+                for rec in &records {
+                    let n = rows_in(rec);
+                    match spool.write(rec) {
+                        Ok(_) => {
+                            report.spooled_files += 1;
+                            report.spooled_rows += n;
+                        }
+                        Err(e) => {
+                            report.lost_rows += n;
+                            report.warnings.push(e.to_string());
+                        }
+                    }
+                }
+                report.spool_left = spool.pending().map_or(0, |p| p.len());
+            }
+            Some(Err(e)) => {
+                report.lost_rows += records.iter().map(rows_in).sum::<u64>();
+                report.warnings.push(e.to_string());
+            }
+            None => {}
+        }
+        report
+    }
+}
+
+fn rows_in(r: &Record) -> u64 {
+    match r {
+        Record::Rows { rows, .. } => rows.len() as u64,
+        Record::Sweep(_) => 0,
+    }
+}
+
+struct Worker {
+    postgres: Option<Postgres>,
+    spool: Option<Spool>,
+    redis: Option<Redis>,
+    connect_redis: Option<Box<dyn FnMut() -> Result<Redis, StoreError> + Send>>,
+    held: Arc<Mutex<Held>>,
+    sweep: SweepInfo,
+    offset: i128,
+    batch_rows: usize,
+    batch_time: Duration,
+    report: Report,
+}
+
+const REDIS_RETRIES: [Duration; 3] =
+    [Duration::from_millis(50), Duration::from_millis(200), Duration::from_millis(500)];
+
+impl Worker {
+    fn new(s: Setup, held: Arc<Mutex<Held>>) -> Worker {
+        Worker {
+            postgres: s.postgres,
+            spool: s.spool,
+            redis: None,
+            connect_redis: s.redis,
+            held,
+            sweep: s.sweep,
+            offset: s.unix_offset_ns,
+            batch_rows: s.batch_rows.max(1),
+            batch_time: s.batch_time,
+            report: Report::default(),
+        }
+    }
+
+    fn warn(&mut self, msg: String) {
+        eprintln!("pinger: warning: {msg}");
+        self.report.warnings.push(msg);
+    }
+
+    fn run(mut self, rx: Receiver<Msg>) -> Report {
+        self.connect_redis();
+        self.replay();
+        self.store_in_postgres(Record::Sweep(self.sweep.clone()));
+        let mut last_flush = Instant::now();
+        loop {
+            let wait = self.batch_time.saturating_sub(last_flush.elapsed());
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Results(batch)) => {
+                    let full = {
+                        let mut held = lock(&self.held);
+                        held.rows.extend(batch.iter().map(|r| row_of(r, self.offset)));
+                        held.rows.len() >= self.batch_rows
+                    };
+                    if full {
+                        self.flush();
+                        last_flush = Instant::now();
+                    }
+                }
+                Ok(Msg::Finish(last)) => {
+                    self.flush();
+                    self.store_in_postgres(Record::Sweep(last));
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.flush();
+                    last_flush = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush();
+                    break;
+                }
+            }
+        }
+        self.report.spool_left = self.spool.as_ref().and_then(|s| s.pending().ok()).map_or(0, |p| p.len());
+        self.report
+    }
+
+    /// Connects Redis, retrying briefly; without it the sweep goes on (it is a cache).
+    fn connect_redis(&mut self) {
+        let Some(connect) = self.connect_redis.as_mut() else { return };
+        let mut last = String::new();
+        for pause in REDIS_RETRIES {
+            match connect() {
+                Ok(r) => {
+                    self.redis = Some(r);
+                    return;
+                }
+                Err(StoreError::Refused(e)) => {
+                    last = e;
+                    break;
+                }
+                Err(StoreError::Unavailable(e)) => last = e,
+            }
+            std::thread::sleep(pause);
+        }
+        self.connect_redis = None;
+        self.warn(format!("{last}; going on without Redis for this sweep"));
+    }
+
+    /// Writes the rows gathered so far, as one batch, to every store.
+    fn flush(&mut self) {
+        let rows = std::mem::take(&mut lock(&self.held).rows);
+        if rows.is_empty() {
+            return;
+        }
+        let record = Record::Rows { id: Uuid::new_v4(), sweep: self.sweep.id, rows };
+        self.store_in_redis(&record);
+        self.store_in_postgres(record);
+    }
+
+    fn store_in_redis(&mut self, record: &Record) {
+        let n = rows_in(record);
+        if self.redis.is_none() {
+            return;
+        }
+        for (i, pause) in REDIS_RETRIES.iter().enumerate() {
+            let Some(redis) = self.redis.as_mut() else { break };
+            match redis.write(record) {
+                Ok(()) => {
+                    self.report.redis_keys += n;
+                    return;
+                }
+                Err(e) if i + 1 == REDIS_RETRIES.len() => {
+                    self.warn(format!("{e}; going on without Redis for this sweep"));
+                }
+                Err(_) => {
+                    std::thread::sleep(*pause);
+                    // The connection may be broken for good: open a fresh one for the next try.
+                    if let Some(connect) = self.connect_redis.as_mut() {
+                        if let Ok(fresh) = connect() {
+                            self.redis = Some(fresh);
+                        }
+                    }
+                }
+            }
+        }
+        self.redis = None;
+        self.connect_redis = None;
+        self.report.redis_skipped_rows += n;
+    }
+
+    /// Stores a record in Postgres, or spools it when Postgres is away. Order is kept: once a record of this run
+    /// went to the spool, every later one does too.
+    fn store_in_postgres(&mut self, record: Record) {
+        if self.spool.is_none() {
+            return; // Postgres is off
+        }
+        let n = rows_in(&record);
+        lock(&self.held).record = Some(record.clone());
+        if let Some(pg) = self.postgres.as_mut() {
+            match pg.write(&record) {
+                Ok(()) => {
+                    self.report.postgres_rows += n;
+                    lock(&self.held).record = None;
+                    return;
+                }
+                Err(e) => {
+                    self.warn(format!("{e}; spooling the rest of this sweep"));
+                    self.postgres = None;
+                }
+            }
+        }
+        self.spool_record(&record, n);
+        lock(&self.held).record = None;
+    }
+
+    fn spool_record(&mut self, record: &Record, n: u64) {
+        let Some(spool) = self.spool.as_ref() else { return };
+        match spool.write(record) {
+            Ok(_) => {
+                self.report.spooled_files += 1;
+                self.report.spooled_rows += n;
+            }
+            Err(e) => {
+                self.report.lost_rows += n;
+                self.warn(format!("{e}: {n} results could not be stored or spooled"));
+            }
+        }
+    }
+
+    /// Replays older runs' spooled records into Postgres, oldest first, before this run's own.
+    fn replay(&mut self) {
+        let (Some(spool), Some(pg)) = (self.spool.as_ref(), self.postgres.as_mut()) else { return };
+        let files = match spool.pending() {
+            Ok(f) => f,
+            Err(e) => {
+                let msg = e.to_string();
+                self.warn(msg);
+                return;
+            }
+        };
+        let mut warnings = Vec::new();
+        for path in files {
+            let record = match spool.read(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    warnings.push(e);
+                    continue;
+                }
+            };
+            match pg.write(&record) {
+                Ok(()) => {
+                    self.report.replayed_files += 1;
+                    if let Err(e) = spool.remove(&path) {
+                        warnings.push(e.to_string());
+                    }
+                }
+                Err(e) => {
+                    warnings.push(format!("{e}; replay stopped, the spool is kept"));
+                    self.postgres = None;
+                    break;
+                }
+            }
+        }
+        for w in warnings {
+            self.warn(w);
+        }
+    }
+}
