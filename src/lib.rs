@@ -140,7 +140,9 @@ fn start_writer(
             let spool = store::spool::Spool::open(&sc.spool_dir)?;
             match store::postgres::Postgres::connect(pc.clone(), sc.timeout) {
                 Ok(pg) => (Some(pg), Some(spool)),
-                Err(store::StoreError::Refused(e)) => return Err(Error::StoreRefused(e)),
+                Err(store::StoreError::Refused(e) | store::StoreError::Rejected(e)) => {
+                    return Err(Error::StoreRefused(e))
+                }
                 Err(store::StoreError::Unavailable(e)) => {
                     eprintln!("pinger: warning: {e}; results go to the spool {}", sc.spool_dir.display());
                     (None, Some(spool))

@@ -117,6 +117,9 @@ pub enum StoreError {
     /// It answered and said no (bad credentials, missing database): retrying will not help.
     #[error("{0}")]
     Refused(String),
+    /// It refused this record's data (a constraint or a value): this record will never go in as it is.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 /// A place results go. `write` must be all or nothing for a record, and writing the same record twice must

@@ -71,10 +71,18 @@ fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreError {
             || *c == SqlState::INVALID_CATALOG_NAME
             || *c == SqlState::INSUFFICIENT_PRIVILEGE
     });
-    // The driver's message names the server's reason; it never contains the password.
-    let msg = format!("postgres {target}: {what}: {e}");
+    // The server's own words (e.g. "password authentication failed for user ..."); they never hold the password.
+    let reason = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    let msg = format!("postgres {target}: {what}: {reason}");
+    // Classes 22 (data exception) and 23 (integrity constraint): the record itself is the problem.
+    let rejected = e.as_db_error().is_some_and(|d| matches!(&d.code().code()[..2], "22" | "23"));
     if refused {
         StoreError::Refused(msg)
+    } else if rejected {
+        StoreError::Rejected(msg)
     } else {
         StoreError::Unavailable(msg)
     }
@@ -106,8 +114,11 @@ impl Postgres {
             "INSERT INTO sweeps (id, started_at, finished_at, host_count, alive, timeout, unreachable, source, \
              options, pinger_version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ($9::text)::jsonb, $10) \
-             ON CONFLICT (id) DO UPDATE SET finished_at = EXCLUDED.finished_at, host_count = EXCLUDED.host_count, \
-             alive = EXCLUDED.alive, timeout = EXCLUDED.timeout, unreachable = EXCLUDED.unreachable",
+             ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, host_count = EXCLUDED.host_count, \
+             source = EXCLUDED.source, options = EXCLUDED.options, pinger_version = EXCLUDED.pinger_version, \
+             finished_at = COALESCE(EXCLUDED.finished_at, sweeps.finished_at), \
+             alive = COALESCE(EXCLUDED.alive, sweeps.alive), timeout = COALESCE(EXCLUDED.timeout, sweeps.timeout), \
+             unreachable = COALESCE(EXCLUDED.unreachable, sweeps.unreachable)",
             &[
                 &s.id,
                 &started,
@@ -126,6 +137,13 @@ impl Postgres {
 
     fn write_rows(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<(), postgres::Error> {
         let mut tx = self.client.transaction()?;
+        // The sweep's own record normally came first; if it was lost (a server that lost a commit in a crash),
+        // a placeholder keeps the rows' reference valid until the sweep's finish record fills it in.
+        let first = rows.first().map_or(std::time::UNIX_EPOCH, Row::at);
+        tx.execute(
+            "INSERT INTO sweeps (id, started_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            &[&sweep, &first],
+        )?;
         let fresh = tx.execute(
             "INSERT INTO pinger_batches (id, sweep_id, row_count) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             &[&id, &sweep, &(rows.len() as i32)],

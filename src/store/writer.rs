@@ -266,7 +266,7 @@ impl Worker {
                     last = e;
                     break;
                 }
-                Err(StoreError::Unavailable(e)) => last = e,
+                Err(StoreError::Unavailable(e) | StoreError::Rejected(e)) => last = e,
             }
             std::thread::sleep(pause);
         }
@@ -381,6 +381,11 @@ impl Worker {
                     if let Err(e) = spool.remove(&path) {
                         warnings.push(e.to_string());
                     }
+                }
+                Err(StoreError::Rejected(e)) => {
+                    let aside = path.with_extension("bad");
+                    let _ = std::fs::rename(&path, &aside);
+                    warnings.push(format!("{e}; moved {} aside to {}", path.display(), aside.display()));
                 }
                 Err(e) => {
                     warnings.push(format!("{e}; replay stopped, the spool is kept"));

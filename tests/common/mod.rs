@@ -1,6 +1,8 @@
 //! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
 #![allow(dead_code)]
 
+pub mod stores;
+
 use std::collections::HashMap;
 use std::process::{Command, Output};
 

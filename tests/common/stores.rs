@@ -1,0 +1,178 @@
+//! Real, private Redis and Postgres servers for one test each (from Debian's packages, which `.ci/run`
+//! installs), on 127.0.0.1 and free ports, removed on drop. Tests may stop, kill and restart them.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PG_PASSWORD: &str = "pinger-test-secret-7Qx";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+fn need(ok: bool, what: &str) {
+    if !ok {
+        panic!("{what} (CI installs it in .ci/run: postgresql and redis-server from Debian)");
+    }
+}
+
+fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    let bin = versions.pop();
+    need(bin.is_some(), "no PostgreSQL server under /usr/lib/postgresql");
+    bin.unwrap_or_default()
+}
+
+fn as_postgres(bin: &Path, tool: &str) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+    c
+}
+
+fn check(c: &mut Command, what: &str) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub struct PgServer {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+impl PgServer {
+    /// A fresh cluster with password authentication and a database `pinger`, running. `fsync=off` only risks
+    /// data on an operating-system crash; commits still survive a killed server process, as in production.
+    pub fn start(tag: &str) -> PgServer {
+        let bin = pg_bin();
+        let dir = std::env::temp_dir().join(format!("pinger-pg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pg dir");
+        let pwfile = dir.join("pw");
+        std::fs::write(&pwfile, PG_PASSWORD).expect("pw file");
+        check(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir), "chown pg dir");
+        check(
+            as_postgres(&bin, "initdb")
+                .args(["-D"])
+                .arg(dir.join("data"))
+                .args(["-U", "postgres", "-A", "scram-sha-256", "--no-sync", "--pwfile"])
+                .arg(&pwfile),
+            "initdb",
+        );
+        let pg = PgServer { dir, bin, port: free_port() };
+        pg.start_again();
+        check(&mut pg.psql("postgres", "CREATE DATABASE pinger"), "create database");
+        pg
+    }
+
+    pub fn start_again(&self) {
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        check(
+            as_postgres(&self.bin, "pg_ctl")
+                .args(["-D"])
+                .arg(self.dir.join("data"))
+                .args(["-o", &opts, "-w", "-t", "60", "-l"])
+                .arg(self.dir.join("log"))
+                .arg("start"),
+            "pg_ctl start",
+        );
+    }
+
+    pub fn stop(&self) {
+        check(
+            as_postgres(&self.bin, "pg_ctl").args(["-D"]).arg(self.dir.join("data")).args(["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop",
+        );
+    }
+
+    /// The connection URL pinger is given (tests pass it through the environment, never argv).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/pinger", self.port)
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> Command {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
+            .env("PGPASSWORD", PG_PASSWORD);
+        c
+    }
+
+    /// Runs SQL in database `pinger` and returns its unaligned output.
+    pub fn query(&self, sql: &str) -> String {
+        check(&mut self.psql("pinger", sql), sql).trim().to_string()
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to the test Postgres")
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin, "pg_ctl")
+            .args(["-D"])
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn();
+        need(child.is_ok(), "redis-server is not installed");
+        let server = RedisServer { child: child.expect("redis-server"), port };
+        let t = Instant::now();
+        while server.cli(&["PING"]) != "PONG" {
+            assert!(t.elapsed() < Duration::from_secs(20), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// `redis-cli -p PORT ARGS...`, its output trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
