@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS pinger_data (
     result          boolean NOT NULL
 );
 ALTER TABLE pinger_data
-    ADD COLUMN IF NOT EXISTS sweep_id    uuid REFERENCES sweeps (id),
+    ADD COLUMN IF NOT EXISTS sweep_id    uuid,
     ADD COLUMN IF NOT EXISTS status      text,
     ADD COLUMN IF NOT EXISTS rtt_ms      double precision,
     ADD COLUMN IF NOT EXISTS rtt_min_ms  double precision,
@@ -53,9 +53,12 @@ BEGIN
 END
 $$;
 
--- One host's history; one sweep.
+-- One host's history: a btree. One sweep, and time windows: BRIN, because rows arrive in time order and sweep
+-- ids are UUIDv7 (time-ordered), so block ranges summarise them well at almost no cost per inserted row (a btree
+-- on sweep_id cost a third of the COPY speed).
 CREATE INDEX IF NOT EXISTS pinger_data_host_time ON pinger_data (host, ping_timestamp);
-CREATE INDEX IF NOT EXISTS pinger_data_sweep ON pinger_data (sweep_id);
+CREATE INDEX IF NOT EXISTS pinger_data_sweep_brin ON pinger_data USING brin (sweep_id) WITH (pages_per_range = 16);
+CREATE INDEX IF NOT EXISTS pinger_data_time_brin ON pinger_data USING brin (ping_timestamp);
 
 -- Batches already stored: a batch's rows and its id commit in one transaction, so a batch replayed from the
 -- spool after a crash or a lost acknowledgement is recognised and never stored twice.

@@ -19,7 +19,7 @@ pub const DEFAULT_RATE: u32 = 10_000;
 pub const DEFAULT_REDIS_TTL_S: u64 = 86_400;
 pub const DEFAULT_STORE_TIMEOUT_S: u64 = 5;
 /// Rows per Postgres COPY / Redis pipeline, and the longest a finished host waits before it is written.
-pub const STORE_BATCH_ROWS: usize = 20_000;
+pub const STORE_BATCH_ROWS: usize = 50_000;
 pub const STORE_BATCH_TIME: Duration = Duration::from_millis(200);
 /// The environment's allow list: a ceiling that `--allow` can only narrow.
 pub const ALLOW_ENV: &str = "PINGER_ALLOW";

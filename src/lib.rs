@@ -185,7 +185,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
     let n = prober.host_count();
     let mut sweep = store::SweepInfo {
-        id: uuid::Uuid::new_v4(),
+        id: uuid::Uuid::now_v7(),
         started_us,
         finished_us: None,
         host_count: n as u64,

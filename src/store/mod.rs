@@ -4,6 +4,7 @@
 //! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
 //! in the writer.
 
+mod copy;
 pub mod postgres;
 pub mod redis;
 pub mod spool;

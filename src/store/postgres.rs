@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use postgres::binary_copy::BinaryCopyInWriter;
+use std::io::Write;
+
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls};
 use uuid::Uuid;
 
@@ -21,28 +21,22 @@ const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 const COPY: &str = "COPY pinger_data (sweep_id, host, ping_timestamp, result, status, rtt_ms, rtt_min_ms, \
                     rtt_max_ms, sent, received, duplicates, late, icmp_type, icmp_code, icmp_from, error) \
                     FROM STDIN (FORMAT binary)";
-const COPY_TYPES: [Type; 16] = [
-    Type::UUID,
-    Type::INET,
-    Type::TIMESTAMPTZ,
-    Type::BOOL,
-    Type::TEXT,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::INT4,
-    Type::INT4,
-    Type::INT4,
-    Type::INT4,
-    Type::INT2,
-    Type::INT2,
-    Type::INET,
-    Type::TEXT,
-];
+
+/// Rows per COPY transaction. Fixed, so that a batch splits the same way when it is replayed.
+pub const PART_ROWS: usize = 10_000;
+/// Connections that COPY in parallel: the server's per-row work (two index inserts) is what limits ingest,
+/// and two backends use both cores of a small machine.
+const LANES: usize = 2;
 
 pub struct Postgres {
-    client: Client,
+    lanes: Vec<Lane>,
     target: String,
+}
+
+struct Lane {
+    client: Client,
+    /// The COPY stream of one part, reused.
+    buf: Vec<u8>,
 }
 
 /// "database pinger on 127.0.0.1:5432 as pinger": what to name in messages (never the password).
@@ -99,18 +93,22 @@ impl Postgres {
         // A server that stops answering mid-statement must not hang a cron job for ever.
         cfg.keepalives(true).keepalives_idle(Duration::from_secs(10));
         cfg.tcp_user_timeout(timeout.max(Duration::from_secs(5)));
-        let mut client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
+        let mut lanes = Vec::with_capacity(LANES);
+        for _ in 0..LANES {
+            let client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
+            lanes.push(Lane { client, buf: Vec::new() });
+        }
         let apply =
             format!("SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});");
-        client.batch_execute(&apply).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
-        Ok(Postgres { client, target })
+        lanes[0].client.batch_execute(&apply).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        Ok(Postgres { lanes, target })
     }
 
     fn write_sweep(&mut self, s: &SweepInfo) -> Result<(), postgres::Error> {
         let started = system_time(s.started_us);
         let finished = s.finished_us.map(system_time);
         let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-        self.client.execute(
+        self.lanes[0].client.execute(
             "INSERT INTO sweeps (id, started_at, finished_at, host_count, alive, timeout, unreachable, source, \
              options, pinger_version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ($9::text)::jsonb, $10) \
@@ -135,7 +133,48 @@ impl Postgres {
         Ok(())
     }
 
-    fn write_rows(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<(), postgres::Error> {
+    /// Stores a batch as parts of [`PART_ROWS`] rows, COPYed in parallel over the lanes. Each part commits with
+    /// its own id (the batch id with the part number folded in), so whichever parts committed before a failure
+    /// are skipped when the batch is written again.
+    fn write_rows(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<std::io::Result<()>, postgres::Error> {
+        let parts: Vec<(Uuid, &[Row])> =
+            rows.chunks(PART_ROWS).enumerate().map(|(k, p)| (Uuid::from_u128(id.as_u128() ^ k as u128), p)).collect();
+        let lanes = self.lanes.len();
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .lanes
+                .iter_mut()
+                .enumerate()
+                .map(|(l, lane)| {
+                    let mine: Vec<(Uuid, &[Row])> = parts.iter().skip(l).step_by(lanes).copied().collect();
+                    scope.spawn(move || {
+                        for (part_id, part) in mine {
+                            match lane.copy_part(part_id, sweep, part) {
+                                Ok(Ok(())) => {}
+                                other => return other,
+                            }
+                        }
+                        Ok(Ok(()))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Ok(Err(std::io::Error::other("COPY thread panicked")))))
+                .collect()
+        });
+        for r in results {
+            if !matches!(r, Ok(Ok(()))) {
+                return r;
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl Lane {
+    /// The outer error is Postgres' own; the inner one an I/O failure while streaming the COPY.
+    fn copy_part(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<std::io::Result<()>, postgres::Error> {
         let mut tx = self.client.transaction()?;
         // The sweep's own record normally came first; if it was lost (a server that lost a commit in a crash),
         // a placeholder keeps the rows' reference valid until the sweep's finish record fills it in.
@@ -149,36 +188,15 @@ impl Postgres {
             &[&id, &sweep, &(rows.len() as i32)],
         )?;
         if fresh == 1 {
-            let mut w = BinaryCopyInWriter::new(tx.copy_in(COPY)?, &COPY_TYPES);
-            for r in rows {
-                let at = r.at();
-                let status = r.status.as_str();
-                let (sent, received, dups, late) =
-                    (i32::from(r.sent), i32::from(r.received), i32::from(r.duplicates), i32::from(r.late));
-                let (itype, icode) = (r.icmp_type.map(i16::from), r.icmp_code.map(i16::from));
-                let values: [&(dyn ToSql + Sync); 16] = [
-                    &sweep,
-                    &r.host,
-                    &at,
-                    &r.alive(),
-                    &status,
-                    &r.rtt_ms,
-                    &r.rtt_min_ms,
-                    &r.rtt_max_ms,
-                    &sent,
-                    &received,
-                    &dups,
-                    &late,
-                    &itype,
-                    &icode,
-                    &r.icmp_from,
-                    &r.error,
-                ];
-                w.write(&values)?;
+            super::copy::encode(sweep, rows, &mut self.buf);
+            let mut w = tx.copy_in(COPY)?;
+            if let Err(e) = w.write_all(&self.buf) {
+                // Dropping the writer unfinished aborts the COPY and the transaction: none of the part is in.
+                return Ok(Err(e));
             }
             w.finish()?;
         }
-        tx.commit()
+        tx.commit().map(Ok)
     }
 }
 
@@ -189,9 +207,13 @@ impl Store for Postgres {
 
     fn write(&mut self, record: &Record) -> Result<(), StoreError> {
         let r = match record {
-            Record::Sweep(s) => self.write_sweep(s),
+            Record::Sweep(s) => self.write_sweep(s).map(Ok),
             Record::Rows { id, sweep, rows } => self.write_rows(*id, *sweep, rows),
         };
-        r.map_err(|e| classify(&self.target, "write failed", &e))
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(io)) => Err(StoreError::Unavailable(format!("postgres {}: COPY failed: {io}", self.target))),
+            Err(e) => Err(classify(&self.target, "write failed", &e)),
+        }
     }
 }

@@ -182,6 +182,8 @@ struct Worker {
     spool: Option<Spool>,
     redis: Option<Redis>,
     connect_redis: Option<Box<dyn FnMut() -> Result<Redis, StoreError> + Send>>,
+    /// Redis is configured (whether or not it is reachable): rows it does not get are counted.
+    redis_wanted: bool,
     held: Arc<Mutex<Held>>,
     sweep: SweepInfo,
     offset: i128,
@@ -199,6 +201,7 @@ impl Worker {
             postgres: s.postgres,
             spool: s.spool,
             redis: None,
+            redis_wanted: s.redis.is_some(),
             connect_redis: s.redis,
             held,
             sweep: s.sweep,
@@ -288,6 +291,9 @@ impl Worker {
     fn store_in_redis(&mut self, record: &Record) {
         let n = rows_in(record);
         if self.redis.is_none() {
+            if self.redis_wanted {
+                self.report.redis_skipped_rows += n;
+            }
             return;
         }
         for (i, pause) in REDIS_RETRIES.iter().enumerate() {

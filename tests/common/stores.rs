@@ -50,12 +50,18 @@ pub struct PgServer {
     dir: PathBuf,
     bin: PathBuf,
     pub port: u16,
+    fsync: bool,
 }
 
 impl PgServer {
     /// A fresh cluster with password authentication and a database `pinger`, running. `fsync=off` only risks
     /// data on an operating-system crash; commits still survive a killed server process, as in production.
     pub fn start(tag: &str) -> PgServer {
+        PgServer::start_with(tag, false)
+    }
+
+    /// As [`start`](Self::start); `fsync` on for benchmarks that must reflect a production server.
+    pub fn start_with(tag: &str, fsync: bool) -> PgServer {
         let bin = pg_bin();
         let dir = std::env::temp_dir().join(format!("pinger-pg-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -71,7 +77,7 @@ impl PgServer {
                 .arg(&pwfile),
             "initdb",
         );
-        let pg = PgServer { dir, bin, port: free_port() };
+        let pg = PgServer { dir, bin, port: free_port(), fsync };
         pg.start_again();
         check(&mut pg.psql("postgres", "CREATE DATABASE pinger"), "create database");
         pg
