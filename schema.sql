@@ -117,3 +117,9 @@ CREATE OR REPLACE VIEW host_outages AS
            (SELECT min(d.ping_timestamp) FROM pinger_data d
             WHERE d.host = r.host AND d.result AND d.ping_timestamp > r.last_failed_at) - r.started_at AS duration
     FROM runs r;
+
+-- Which version of this file the database holds; pinger skips the statements above (and their locks) when it
+-- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
+CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
+DELETE FROM pinger_schema;
+INSERT INTO pinger_schema (version) VALUES (1);

@@ -69,6 +69,98 @@ fn measure(store: &mut dyn Store, all: &[Row], batch: usize) -> f64 {
     all.len() as f64 / t.elapsed().as_secs_f64()
 }
 
+const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
+
+/// Runs the pinger binary on `list`; returns (wall s, the summary's own sweep time s, exit code).
+fn pinger(list: &std::path::Path, stores: Option<(&str, &str)>, spool: &std::path::Path) -> (f64, f64, i32) {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pinger"));
+    c.arg("--hosts-file").arg(list).args(["--count", "0", "--rate", "0", "--timeout", "1000", "--format", "none"]);
+    c.args(["--no-progress", "--store-timeout", "10"]).arg("--spool-dir").arg(spool).env("PINGER_ALLOW", ALLOW);
+    for k in ["DATABASE_URL", "REDIS_URL", "POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "REDIS_HOST"] {
+        c.env_remove(k);
+    }
+    match stores {
+        Some((db, cache)) => c.env("DATABASE_URL", db).env("REDIS_URL", cache),
+        None => c.arg("--no-store"),
+    };
+    let t = Instant::now();
+    let out = c.output().expect("run pinger");
+    let wall = t.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let swept = err.split("(sweep ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse().ok());
+    (wall, swept.unwrap_or(f64::NAN), out.status.code().unwrap_or(-1))
+}
+
+fn write_list(name: &str, n: u32) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let first = u32::from(Ipv4Addr::new(127, 0, 0, 1));
+    let text: String = (0..n).map(|i| format!("{}\n", Ipv4Addr::from(first + i))).collect();
+    std::fs::write(&path, text).expect("write list");
+    path
+}
+
+/// Whole sweeps through the binary: stores on vs `--no-store`, side by side; a million hosts with both stores;
+/// and a sweep while another session holds a lock on `pinger_data` (a slow store).
+fn whole_sweeps(pg: &stores::PgServer, redis: &stores::RedisServer) {
+    let spool = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("writer-bench-spool");
+    let (db, cache) = (pg.url(), redis.url());
+    let list = write_list("writer-bench-60000.txt", 60_000);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let w = pinger(&list, Some((&db, &cache)), &spool);
+        assert_eq!(w.2, 0, "sweep with stores failed");
+        with.push(w.0);
+        without.push(pinger(&list, None, &spool).0);
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (med(with.clone()), med(without.clone()));
+    println!();
+    println!("| 60,000 loopback hosts | median wall s | runs |");
+    println!("|---|---|---|");
+    let fmt = |v: &[f64]| v.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(" ");
+    println!("| --no-store | {b:.3} | {} |", fmt(&without));
+    println!("| Redis + Postgres | {a:.3} | {} |", fmt(&with));
+    println!("| ratio | {:.2}x | |", a / b);
+    let last = pg.query("SELECT id FROM sweeps ORDER BY started_at DESC LIMIT 1");
+    assert_eq!(pg.query(&format!("SELECT count(*) FROM pinger_data WHERE sweep_id = '{last}'")), "60000");
+
+    redis.cli(&["FLUSHALL"]);
+    let big = write_list("writer-bench-1000000.txt", 1_000_000);
+    let (wall, swept, code) = pinger(&big, Some((&db, &cache)), &spool);
+    let last = pg.query("SELECT id FROM sweeps ORDER BY started_at DESC LIMIT 1");
+    let rows = pg.query(&format!("SELECT count(*) FROM pinger_data WHERE sweep_id = '{last}'"));
+    println!();
+    println!(
+        "1,000,000 hosts with both stores: exit {code}, wall {wall:.3} s (sweep {swept:.3} s); \
+         pinger_data rows of that sweep: {rows}; Redis keys: {}",
+        redis.cli(&["DBSIZE"])
+    );
+    let (nwall, nswept, _) = pinger(&big, None, &spool);
+    println!("1,000,000 hosts --no-store: wall {nwall:.3} s (sweep {nswept:.3} s)");
+
+    // A slow store: another session holds pinger_data locked for 4 s while pinger sweeps.
+    let mut locker = pg.client();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut t = locker.transaction().expect("begin");
+        t.batch_execute("LOCK TABLE pinger_data IN ACCESS EXCLUSIVE MODE").expect("lock");
+        tx.send(()).expect("signal");
+        std::thread::sleep(Duration::from_secs(4));
+        t.commit().expect("release");
+    });
+    rx.recv().expect("locked");
+    let (lwall, lswept, lcode) = pinger(&list, Some((&db, &cache)), &spool);
+    holder.join().expect("lock holder");
+    let (_, free_swept, _) = pinger(&list, None, &spool);
+    println!(
+        "60,000 hosts while pinger_data is locked for 4 s: sweep {lswept:.3} s (--no-store right after: \
+         {free_swept:.3} s), wall {lwall:.3} s, exit {lcode}"
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -112,4 +204,5 @@ fn main() {
     println!(
         "| postgres COPY, 4th..6th sweep of the same hosts (history in the index) | 50000 | {n} | {m:.0} | {runs} |"
     );
+    whole_sweeps(&pg, &redis);
 }

@@ -79,6 +79,8 @@ pub struct Summary {
     pub list: ListReport,
     pub stats: Stats,
     pub wall: std::time::Duration,
+    /// From start to the last verdict: the sweep itself, without waiting for the stores.
+    pub swept: std::time::Duration,
     pub rcvbuf: usize,
     pub output_broken: bool,
     pub sweep_id: Option<uuid::Uuid>,
@@ -225,6 +227,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         }
         printer.send(batch);
     });
+    summary.swept = started.elapsed();
     let report = printer.finish();
     summary.output_broken = report.broken.is_some();
     summary.stats = *prober.stats();
@@ -282,9 +285,10 @@ pub fn print_summary(s: &Summary) {
         );
         let _ = writeln!(
             e,
-            "pinger: wall {:.3} s, {:.0} packets/s; receive buffer {} bytes{}",
+            "pinger: wall {:.3} s (sweep {:.3} s), {:.0} packets/s; receive buffer {} bytes{}",
             secs,
-            (st.sent + st.received) as f64 / secs,
+            s.swept.as_secs_f64(),
+            (st.sent + st.received) as f64 / s.swept.as_secs_f64().max(1e-9),
             s.rcvbuf,
             if s.output_broken { "; stdout closed early, per-host output incomplete" } else { "" },
         );

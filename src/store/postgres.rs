@@ -15,6 +15,8 @@ use uuid::Uuid;
 use super::{system_time, Record, Row, Store, StoreError, SweepInfo};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
+/// The version `schema.sql` records in `pinger_schema`.
+pub const SCHEMA_VERSION: i32 = 1;
 /// Serialises schema changes between pinger processes that start at the same moment.
 const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 
@@ -98,9 +100,18 @@ impl Postgres {
             let client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
             lanes.push(Lane { client, buf: Vec::new() });
         }
-        let apply =
-            format!("SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});");
-        lanes[0].client.batch_execute(&apply).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        // A current schema is left alone: its DDL would take table locks that a busy reader (Adminer) holds.
+        let current = lanes[0]
+            .client
+            .query_opt("SELECT version FROM pinger_schema WHERE to_regclass('pinger_schema') IS NOT NULL", &[])
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.get::<_, i32>(0) == SCHEMA_VERSION);
+        if !current {
+            let apply =
+                format!("SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});");
+            lanes[0].client.batch_execute(&apply).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        }
         Ok(Postgres { lanes, target })
     }
 
@@ -215,5 +226,14 @@ impl Store for Postgres {
             Ok(Err(io)) => Err(StoreError::Unavailable(format!("postgres {}: COPY failed: {io}", self.target))),
             Err(e) => Err(classify(&self.target, "write failed", &e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_sql_records_the_version_the_code_expects() {
+        let line = format!("INSERT INTO pinger_schema (version) VALUES ({});", super::SCHEMA_VERSION);
+        assert!(super::SCHEMA.contains(&line), "schema.sql and SCHEMA_VERSION disagree");
     }
 }

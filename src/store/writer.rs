@@ -27,7 +27,7 @@ pub struct Setup {
     /// Where Postgres records go while it is away; `None` only when Postgres is off.
     pub spool: Option<Spool>,
     /// Connects Redis inside the writer thread, so that a slow Redis never delays the sweep's start.
-    pub redis: Option<Box<dyn FnMut() -> Result<Redis, StoreError> + Send>>,
+    pub redis: Option<Connector>,
     pub sweep: SweepInfo,
     /// Adds this to a result's `finished_at` (monotonic ns) to get Unix ns.
     pub unix_offset_ns: i128,
@@ -177,13 +177,86 @@ fn rows_in(r: &Record) -> u64 {
     }
 }
 
+type Connector = Box<dyn FnMut() -> Result<Redis, StoreError> + Send>;
+
+/// Redis as the writer sees it: a cache that is written when it is there and skipped, with a warning, when not.
+#[derive(Default)]
+struct Cache {
+    redis: Option<Redis>,
+    connect: Option<Connector>,
+    /// Configured (reachable or not): rows it does not get are counted.
+    wanted: bool,
+    keys: u64,
+    skipped: u64,
+    warnings: Vec<String>,
+}
+
+impl Cache {
+    fn warn(&mut self, msg: String) {
+        eprintln!("pinger: warning: {msg}");
+        self.warnings.push(msg);
+    }
+
+    /// Connects, retrying briefly; without it the sweep goes on.
+    fn connect(&mut self) {
+        let Some(connect) = self.connect.as_mut() else { return };
+        let mut last = String::new();
+        for pause in REDIS_RETRIES {
+            match connect() {
+                Ok(r) => {
+                    self.redis = Some(r);
+                    return;
+                }
+                Err(StoreError::Refused(e)) => {
+                    last = e;
+                    break;
+                }
+                Err(StoreError::Unavailable(e) | StoreError::Rejected(e)) => last = e,
+            }
+            std::thread::sleep(pause);
+        }
+        self.connect = None;
+        self.warn(format!("{last}; going on without Redis for this sweep"));
+    }
+
+    /// Writes a batch, retrying briefly on a fresh connection; gives up on Redis for the sweep after that.
+    fn write(&mut self, record: &Record) {
+        let n = rows_in(record);
+        if self.redis.is_none() {
+            if self.wanted {
+                self.skipped += n;
+            }
+            return;
+        }
+        for (i, pause) in REDIS_RETRIES.iter().enumerate() {
+            let Some(redis) = self.redis.as_mut() else { break };
+            match redis.write(record) {
+                Ok(()) => {
+                    self.keys += n;
+                    return;
+                }
+                Err(e) if i + 1 == REDIS_RETRIES.len() => {
+                    self.warn(format!("{e}; going on without Redis for this sweep"));
+                }
+                Err(_) => {
+                    std::thread::sleep(*pause);
+                    // The connection may be broken for good: open a fresh one for the next try.
+                    if let Some(fresh) = self.connect.as_mut().and_then(|c| c().ok()) {
+                        self.redis = Some(fresh);
+                    }
+                }
+            }
+        }
+        self.redis = None;
+        self.connect = None;
+        self.skipped += n;
+    }
+}
+
 struct Worker {
     postgres: Option<Postgres>,
     spool: Option<Spool>,
-    redis: Option<Redis>,
-    connect_redis: Option<Box<dyn FnMut() -> Result<Redis, StoreError> + Send>>,
-    /// Redis is configured (whether or not it is reachable): rows it does not get are counted.
-    redis_wanted: bool,
+    cache: Cache,
     held: Arc<Mutex<Held>>,
     sweep: SweepInfo,
     offset: i128,
@@ -200,9 +273,7 @@ impl Worker {
         Worker {
             postgres: s.postgres,
             spool: s.spool,
-            redis: None,
-            redis_wanted: s.redis.is_some(),
-            connect_redis: s.redis,
+            cache: Cache { wanted: s.redis.is_some(), connect: s.redis, ..Cache::default() },
             held,
             sweep: s.sweep,
             offset: s.unix_offset_ns,
@@ -218,9 +289,9 @@ impl Worker {
     }
 
     fn run(mut self, rx: Receiver<Msg>) -> Report {
-        self.connect_redis();
+        self.cache.connect();
         self.replay();
-        self.store_in_postgres(Record::Sweep(self.sweep.clone()));
+        self.store_in_postgres(&Record::Sweep(self.sweep.clone()));
         let mut last_flush = Instant::now();
         loop {
             let wait = self.batch_time.saturating_sub(last_flush.elapsed());
@@ -238,7 +309,7 @@ impl Worker {
                 }
                 Ok(Msg::Finish(last)) => {
                     self.flush();
-                    self.store_in_postgres(Record::Sweep(last));
+                    self.store_in_postgres(&Record::Sweep(last));
                     break;
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -252,29 +323,10 @@ impl Worker {
             }
         }
         self.report.spool_left = self.spool.as_ref().and_then(|s| s.pending().ok()).map_or(0, |p| p.len());
+        self.report.redis_keys = self.cache.keys;
+        self.report.redis_skipped_rows = self.cache.skipped;
+        self.report.warnings.append(&mut self.cache.warnings);
         self.report
-    }
-
-    /// Connects Redis, retrying briefly; without it the sweep goes on (it is a cache).
-    fn connect_redis(&mut self) {
-        let Some(connect) = self.connect_redis.as_mut() else { return };
-        let mut last = String::new();
-        for pause in REDIS_RETRIES {
-            match connect() {
-                Ok(r) => {
-                    self.redis = Some(r);
-                    return;
-                }
-                Err(StoreError::Refused(e)) => {
-                    last = e;
-                    break;
-                }
-                Err(StoreError::Unavailable(e) | StoreError::Rejected(e)) => last = e,
-            }
-            std::thread::sleep(pause);
-        }
-        self.connect_redis = None;
-        self.warn(format!("{last}; going on without Redis for this sweep"));
     }
 
     /// Writes the rows gathered so far, as one batch, to every store.
@@ -284,54 +336,26 @@ impl Worker {
             return;
         }
         let record = Record::Rows { id: Uuid::new_v4(), sweep: self.sweep.id, rows };
-        self.store_in_redis(&record);
-        self.store_in_postgres(record);
-    }
-
-    fn store_in_redis(&mut self, record: &Record) {
-        let n = rows_in(record);
-        if self.redis.is_none() {
-            if self.redis_wanted {
-                self.report.redis_skipped_rows += n;
-            }
-            return;
-        }
-        for (i, pause) in REDIS_RETRIES.iter().enumerate() {
-            let Some(redis) = self.redis.as_mut() else { break };
-            match redis.write(record) {
-                Ok(()) => {
-                    self.report.redis_keys += n;
-                    return;
-                }
-                Err(e) if i + 1 == REDIS_RETRIES.len() => {
-                    self.warn(format!("{e}; going on without Redis for this sweep"));
-                }
-                Err(_) => {
-                    std::thread::sleep(*pause);
-                    // The connection may be broken for good: open a fresh one for the next try.
-                    if let Some(connect) = self.connect_redis.as_mut() {
-                        if let Ok(fresh) = connect() {
-                            self.redis = Some(fresh);
-                        }
-                    }
-                }
-            }
-        }
-        self.redis = None;
-        self.connect_redis = None;
-        self.report.redis_skipped_rows += n;
+        // Both stores at once: a batch costs the slower of the two, not their sum.
+        let mut cache = std::mem::take(&mut self.cache);
+        std::thread::scope(|scope| {
+            let redis = scope.spawn(|| cache.write(&record));
+            self.store_in_postgres(&record);
+            let _ = redis.join();
+        });
+        self.cache = cache;
     }
 
     /// Stores a record in Postgres, or spools it when Postgres is away. Order is kept: once a record of this run
     /// went to the spool, every later one does too.
-    fn store_in_postgres(&mut self, record: Record) {
+    fn store_in_postgres(&mut self, record: &Record) {
         if self.spool.is_none() {
             return; // Postgres is off
         }
-        let n = rows_in(&record);
+        let n = rows_in(record);
         lock(&self.held).record = Some(record.clone());
         if let Some(pg) = self.postgres.as_mut() {
-            match pg.write(&record) {
+            match pg.write(record) {
                 Ok(()) => {
                     self.report.postgres_rows += n;
                     lock(&self.held).record = None;
@@ -343,7 +367,7 @@ impl Worker {
                 }
             }
         }
-        self.spool_record(&record, n);
+        self.spool_record(record, n);
         lock(&self.held).record = None;
     }
 
