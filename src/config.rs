@@ -20,7 +20,7 @@ pub const DEFAULT_REDIS_TTL_S: u64 = 86_400;
 pub const DEFAULT_STORE_TIMEOUT_S: u64 = 5;
 /// Rows per Postgres COPY / Redis pipeline, and the longest a finished host waits before it is written.
 pub const STORE_BATCH_ROWS: usize = 50_000;
-pub const STORE_BATCH_TIME: Duration = Duration::from_millis(50);
+pub const STORE_BATCH_TIME: Duration = Duration::from_millis(20);
 /// The environment's allow list: a ceiling that `--allow` can only narrow.
 pub const ALLOW_ENV: &str = "PINGER_ALLOW";
 const MAX_MS: u64 = 3_600_000;

@@ -26,9 +26,17 @@ const COPY: &str = "COPY pinger_data (sweep_id, host, ping_timestamp, result, st
 
 /// Rows per COPY transaction. Fixed, so that a batch splits the same way when it is replayed.
 pub const PART_ROWS: usize = 10_000;
-/// Connections that COPY in parallel: the server's per-row work (two index inserts) is what limits ingest,
-/// and two backends use both cores of a small machine.
-const LANES: usize = 2;
+/// Connections that COPY in parallel: one per two cores of this machine, at least one, at most four. On a
+/// 2-core machine that shares its cores with the sweep and the servers, a second lane made whole sweeps slower
+/// (60,000 hosts with both stores: 1.26x of `--no-store` with one lane, 1.31-1.42x with two), though it raised
+/// ingest alone (BENCHMARKS.md).
+fn lanes() -> usize {
+    std::env::var("PINGER_PG_LANES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+        .clamp(1, 4)
+}
 
 pub struct Postgres {
     lanes: Vec<Lane>,
@@ -95,8 +103,8 @@ impl Postgres {
         // A server that stops answering mid-statement must not hang a cron job for ever.
         cfg.keepalives(true).keepalives_idle(Duration::from_secs(10));
         cfg.tcp_user_timeout(timeout.max(Duration::from_secs(5)));
-        let mut lanes = Vec::with_capacity(LANES);
-        for _ in 0..LANES {
+        let mut lanes = Vec::with_capacity(lanes());
+        for _ in 0..lanes.capacity() {
             let client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
             lanes.push(Lane { client, buf: Vec::new() });
         }
