@@ -294,7 +294,9 @@ pub fn print_summary(s: &Summary) {
         );
     }
     if let Some(r) = &s.store {
-        let pg = if s.postgres_on {
+        let pg = if r.timed_out {
+            "postgres timed out".to_string()
+        } else if s.postgres_on {
             format!("postgres {} rows ({} spool files replayed)", r.postgres_rows, r.replayed_files)
         } else {
             "postgres off".into()

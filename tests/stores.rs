@@ -173,6 +173,43 @@ fn postgres_killed_in_the_middle_of_a_copy_loses_nothing_and_doubles_nothing() {
 }
 
 #[test]
+fn a_postgres_that_stops_answering_mid_sweep_never_hangs_the_run_and_loses_nothing() {
+    if !have_root() {
+        return;
+    }
+    let pg = PgServer::start("frozen");
+    let spool = spool_dir("frozen");
+    // 4094 hosts at 2000/s: a two-second sweep; the server freezes half a second in.
+    let mut child = pinger()
+        .args(["127.0.0.0/20", "--rate", "2000", "--format", "json", "--no-progress", "--store-timeout", "1"])
+        .arg("--spool-dir")
+        .arg(&spool)
+        .env("DATABASE_URL", pg.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.signal_all(libc::SIGSTOP);
+    let out = child.wait_with_output().unwrap();
+    pg.signal_all(libc::SIGCONT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("did not finish") && err.contains("postgres timed out"), "{err}");
+    assert_eq!(results_by_host(&out).len(), 4094, "every host printed");
+    // Once the server answers again, the next run stores everything, once.
+    let next = run(pinger()
+        .args(["127.0.16.0/24", "--format", "none"])
+        .arg("--spool-dir")
+        .arg(&spool)
+        .env("DATABASE_URL", pg.url()));
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    assert_eq!(spooled_files(&spool), 0);
+    assert_eq!(pg.query("SELECT count(*) || ' ' || count(DISTINCT (sweep_id, host)) FROM pinger_data"), "4348 4348");
+    assert_eq!(pg.query("SELECT count(*) FROM sweeps WHERE finished_at IS NOT NULL"), "2");
+}
+
+#[test]
 fn schema_applies_twice_and_the_views_report_a_crafted_history_right() {
     if !have_root() {
         return;

@@ -126,7 +126,9 @@ impl Writer {
         }
         // The writer is stuck in a store call. Spool everything it had not finished, plus what it never took.
         let mut report = Report { timed_out: true, ..Report::default() };
-        report.warnings.push(format!("the writer did not finish within {deadline:?}; spooling what it held"));
+        let msg = format!("the stores did not finish within {deadline:?}; spooling what the writer still held");
+        eprintln!("pinger: warning: {msg}");
+        report.warnings.push(msg);
         let mut records = Vec::new();
         {
             let mut held = lock(&self.held);
@@ -154,6 +156,7 @@ impl Writer {
                         }
                         Err(e) => {
                             report.lost_rows += n;
+                            eprintln!("pinger: warning: {e}");
                             report.warnings.push(e.to_string());
                         }
                     }
@@ -162,6 +165,7 @@ impl Writer {
             }
             Some(Err(e)) => {
                 report.lost_rows += records.iter().map(rows_in).sum::<u64>();
+                eprintln!("pinger: warning: {e}");
                 report.warnings.push(e.to_string());
             }
             None => {}

@@ -108,6 +108,20 @@ impl PgServer {
         format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/pinger", self.port)
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and all its backends: a store that accepts connections
+    /// and then never answers.
+    pub fn signal_all(&self, sig: i32) {
+        let pidfile = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
+        let pid: i32 = pidfile.lines().next().and_then(|l| l.trim().parse().ok()).expect("postmaster pid");
+        let children = Command::new("pgrep").args(["-P", &pid.to_string()]).output().expect("pgrep");
+        for child in String::from_utf8_lossy(&children.stdout).lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill(2) on process ids of our own test server.
+            unsafe { libc::kill(child, sig) };
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, sig) };
+    }
+
     pub fn psql(&self, db: &str, sql: &str) -> Command {
         let mut c = Command::new(self.bin.join("psql"));
         c.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
