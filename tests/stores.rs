@@ -180,7 +180,7 @@ fn a_postgres_that_stops_answering_mid_sweep_never_hangs_the_run_and_loses_nothi
     let pg = PgServer::start("frozen");
     let spool = spool_dir("frozen");
     // 4094 hosts at 2000/s: a two-second sweep; the server freezes half a second in.
-    let mut child = pinger()
+    let child = pinger()
         .args(["127.0.0.0/20", "--rate", "2000", "--format", "json", "--no-progress", "--store-timeout", "1"])
         .arg("--spool-dir")
         .arg(&spool)
