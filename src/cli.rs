@@ -8,13 +8,39 @@ use argh::FromArgs;
 /// Targets are IP addresses and CIDR blocks on the command line and/or a host list (--hosts-file).
 #[derive(FromArgs, Debug, Default, PartialEq)]
 pub struct Cli {
-    /// addresses and CIDR blocks to probe (e.g. 127.0.0.0/16)
+    /// addresses, CIDR blocks and host names to probe (e.g. 127.0.0.0/16)
     #[argh(positional)]
     pub targets: Vec<String>,
 
     /// host list: one address or CIDR block per line, '#' comments ('-' reads stdin)
     #[argh(option, short = 'f')]
     pub hosts_file: Option<String>,
+
+    /// where the host list comes from when no targets and no --hosts-file are given (default: the original
+    /// tool's https://public-dns.info/nameservers-all.txt)
+    #[argh(option)]
+    pub hosts_url: Option<String>,
+
+    /// seconds the whole fetch of --hosts-url may take before falling back (default 15)
+    #[argh(option)]
+    pub fetch_timeout: Option<u64>,
+
+    /// largest list accepted from --hosts-url, in bytes (default 67108864)
+    #[argh(option)]
+    pub max_list_bytes: Option<u64>,
+
+    /// where the last good fetch is kept (default /var/cache/pinger/hosts as root, else ~/.cache/pinger/hosts)
+    #[argh(option)]
+    pub hosts_cache: Option<String>,
+
+    /// the list to fall back to when the URL fails and there is no cache (default: the shipped `hosts` file,
+    /// looked for in the working directory, beside the binary and in /usr/share/pinger)
+    #[argh(option)]
+    pub fallback_hosts: Option<String>,
+
+    /// seconds to resolve all host names in the list, in parallel (default 5)
+    #[argh(option)]
+    pub resolve_timeout: Option<u64>,
 
     /// hosts to take from the list, in list order (default 1000 for a list, all for command-line targets;
     /// 0 = all)

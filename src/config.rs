@@ -150,8 +150,11 @@ fn redis_config(cli: &Cli, env: &Env) -> Result<Option<redis::ConnectionInfo>, C
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Targets from the command line.
-    pub targets: Vec<Cidr>,
+    /// Targets from the command line: addresses, blocks, host names.
+    pub targets: Vec<String>,
+    /// Where the list comes from when there are no targets and no `--hosts-file`.
+    pub url: crate::source::UrlConfig,
+    pub resolve_timeout: Duration,
     /// Host list path; "-" is stdin.
     pub hosts_file: Option<String>,
     /// Hosts to take; `None` = all.
@@ -175,16 +178,23 @@ impl Config {
     /// Validates `cli` against the environment `env`.
     pub fn new(cli: Cli, env: &Env) -> Result<Config, ConfigError> {
         let allow_env = env.allow.as_deref();
-        let targets = cli
-            .targets
-            .iter()
-            .map(|t| t.parse::<Cidr>().map_err(|e| ConfigError(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        if targets.is_empty() && cli.hosts_file.is_none() {
-            return Err(ConfigError(
-                "no targets: give addresses or CIDR blocks, or --hosts-file PATH (see --help)".into(),
-            ));
+        for t in &cli.targets {
+            if t.parse::<Cidr>().is_err() && !crate::targets::is_hostname(t) {
+                return Err(ConfigError(format!("not an IP address, CIDR block or host name: {t:?}")));
+            }
         }
+        let targets = cli.targets.clone();
+        let url = crate::source::UrlConfig {
+            url: cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.to_string()),
+            timeout: match cli.fetch_timeout {
+                Some(0) => return Err(ConfigError("--fetch-timeout must be at least 1 s".into())),
+                Some(s) => Duration::from_secs(s),
+                None => crate::source::DEFAULT_FETCH_TIMEOUT,
+            },
+            max_bytes: cli.max_list_bytes.unwrap_or(crate::source::DEFAULT_MAX_BYTES),
+            cache: cli.hosts_cache.clone().map_or_else(crate::source::default_cache, PathBuf::from),
+            shipped: cli.fallback_hosts.clone().map_or_else(crate::source::default_shipped, |p| vec![p.into()]),
+        };
         let probes = cli.probes.unwrap_or(DEFAULT_PROBES);
         if probes == 0 {
             return Err(ConfigError("--probes must be at least 1".into()));
@@ -207,7 +217,7 @@ impl Config {
             Some(0) => None,
             Some(n) => Some(n),
             // The original tool took 1000 hosts of its list; targets typed on the command line are all meant.
-            None if cli.hosts_file.is_some() => Some(DEFAULT_COUNT),
+            None if cli.targets.is_empty() => Some(DEFAULT_COUNT),
             None => None,
         };
         let store_timeout = Duration::from_secs(cli.store_timeout.unwrap_or(DEFAULT_STORE_TIMEOUT_S).max(1));
@@ -228,6 +238,8 @@ impl Config {
         };
         Ok(Config {
             targets,
+            url,
+            resolve_timeout: Duration::from_secs(cli.resolve_timeout.unwrap_or(5)),
             hosts_file: cli.hosts_file,
             count,
             probe: ProbeConfig {
@@ -267,7 +279,7 @@ mod tests {
             Config::new(c, &Env { allow: allow.map(String::from), ..Env::default() }).unwrap_err().0
         };
         assert!(err(cli(&["127.0.0.1/40"]), None).contains("127.0.0.1/40"));
-        assert!(err(cli(&[]), None).contains("no targets"));
+        assert!(err(cli(&["not a host"]), None).contains("not a host"));
         assert!(err(Cli { timeout: Some(0), ..cli(&["127.0.0.1"]) }, None).contains("--timeout"));
         assert!(err(Cli { probes: Some(0), ..cli(&["127.0.0.1"]) }, None).contains("--probes"));
         assert!(err(Cli { format: Some("xml".into()), ..cli(&["127.0.0.1"]) }, None).contains("xml"));

@@ -19,6 +19,7 @@ pub mod outcome;
 pub mod output;
 pub mod probe;
 pub mod socket;
+pub mod source;
 pub mod store;
 pub mod targets;
 pub mod time;
@@ -40,6 +41,8 @@ pub enum Error {
     Config(#[from] config::ConfigError),
     #[error("cannot read host list {path}: {source}")]
     HostsFile { path: String, source: io::Error },
+    #[error(transparent)]
+    NoList(#[from] source::NoList),
     #[error("nothing to probe: no address was left after filtering (see the summary above)")]
     NoTargets,
     #[error(transparent)]
@@ -61,7 +64,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) | Error::Spool(_) => 2,
-            Error::NoTargets => 3,
+            Error::NoTargets | Error::NoList(_) => 3,
             Error::Socket(socket::SocketError::NoPermission { .. }) => 4,
             Error::StoreRefused(_) => 6,
             _ => 1,
@@ -77,6 +80,8 @@ pub struct Summary {
     pub timeout: usize,
     pub unreachable: usize,
     pub list: ListReport,
+    /// Where the host list came from (and why, when it was a fallback).
+    pub origin: String,
     pub stats: Stats,
     pub wall: std::time::Duration,
     /// From start to the last verdict: the sweep itself, without waiting for the stores.
@@ -97,31 +102,47 @@ impl Summary {
     }
 }
 
-/// Reads the targets the configuration names.
-pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport), Error> {
+/// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
+/// list from the URL (or its fallbacks). Returns the hosts in probe order (spread over networks), what happened
+/// to the list, and where it came from.
+pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
     let mut c = Collector::new(cfg.filter.clone(), cfg.count);
     for t in &cfg.targets {
-        c.add(*t);
+        // Checked in Config: every target is an address, a block or a name.
+        c.add_text(t);
     }
-    if let Some(path) = &cfg.hosts_file {
-        let err = |source| Error::HostsFile { path: path.clone(), source };
-        if path == "-" {
-            c.read("stdin", io::stdin().lock()).map_err(err)?;
-        } else {
-            let f = File::open(path).map_err(err)?;
-            c.read(path, BufReader::with_capacity(1 << 16, f)).map_err(err)?;
+    let origin = match (&cfg.hosts_file, cfg.targets.is_empty()) {
+        (Some(path), _) => {
+            let err = |source| Error::HostsFile { path: path.clone(), source };
+            if path == "-" {
+                c.read("stdin", io::stdin().lock()).map_err(err)?;
+            } else {
+                let f = File::open(path).map_err(err)?;
+                c.read(path, BufReader::with_capacity(1 << 16, f)).map_err(err)?;
+            }
+            match (path.as_str(), cfg.targets.is_empty()) {
+                ("-", true) => "stdin".to_string(),
+                (p, true) => format!("file {p}"),
+                (p, false) => format!("command line and file {p}"),
+            }
         }
-    }
-    Ok(c.finish())
-}
-
-fn source_of(cfg: &Config) -> String {
-    match (&cfg.hosts_file, cfg.targets.is_empty()) {
-        (Some(p), true) if p == "-" => "stdin".into(),
-        (Some(p), true) => format!("file {p}"),
-        (Some(p), false) => format!("command line and file {p}"),
-        (None, _) => "command line".into(),
-    }
+        (None, false) => "command line".to_string(),
+        (None, true) => {
+            let (body, origin) = source::load(&cfg.url, &cfg.filter)?;
+            if !matches!(origin, source::Origin::Url { .. }) {
+                eprintln!("pinger: warning: host list from {origin}");
+            }
+            let name = match &origin {
+                source::Origin::Url { url } => url.clone(),
+                source::Origin::Cache { path, .. } | source::Origin::Shipped { path, .. } => path.display().to_string(),
+            };
+            c.read(&name, &body[..]).map_err(|e| Error::HostsFile { path: name.clone(), source: e })?;
+            origin.to_string()
+        }
+    };
+    let (mut hosts, report) = c.finish(cfg.resolve_timeout);
+    targets::spread(&mut hosts);
+    Ok((hosts, report, origin))
 }
 
 /// Connects the stores the configuration turns on and starts the writer. Postgres is connected here, before
@@ -172,12 +193,15 @@ fn start_writer(
 pub fn run(cfg: Config) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
-    let (hosts, list) = collect_targets(&cfg)?;
+    let (hosts, list, origin) = collect_targets(&cfg)?;
     for (source, line, text) in &list.invalid_examples {
-        eprintln!("pinger: {source}:{line}: not an address or CIDR block: {text:?}");
+        eprintln!("pinger: {source}:{line}: not an address, CIDR block or host name: {text:?}");
+    }
+    for name in &list.unresolved_examples {
+        eprintln!("pinger: host name did not resolve: {name}");
     }
     if hosts.is_empty() {
-        print_summary(&Summary { list, ..Summary::default() });
+        print_summary(&Summary { list, origin, ..Summary::default() });
         return Err(Error::NoTargets);
     }
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
@@ -194,7 +218,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         alive: None,
         timeout: None,
         unreachable: None,
-        source: source_of(&cfg),
+        source: origin.clone(),
         options: serde_json::json!({
             "count": cfg.count, "timeout_ms": cfg.probe.timeout.as_millis() as u64, "probes": cfg.probe.probes,
             "interval_ms": cfg.probe.interval.as_millis() as u64, "rate": cfg.probe.rate,
@@ -208,6 +232,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
     let mut summary = Summary {
         hosts: n,
         list,
+        origin,
         rcvbuf: info.rcvbuf,
         sweep_id: Some(sweep.id),
         postgres_on: cfg.store.postgres.is_some(),
@@ -248,10 +273,13 @@ pub fn print_summary(s: &Summary) {
     let st = &s.stats;
     let secs = s.wall.as_secs_f64().max(1e-9);
     let mut e = io::stderr().lock();
+    if !s.origin.is_empty() {
+        let _ = writeln!(e, "pinger: list: {}", s.origin);
+    }
     let _ = writeln!(
         e,
         "pinger: {} hosts: {} alive, {} timeout, {} unreachable; skipped {} (reserved {}, outside allow list {}, \
-         IPv6 {}); invalid lines {}; duplicate entries {}{}",
+         IPv6 {}); invalid lines {}; unresolved names {}; duplicate entries {}{}",
         s.hosts,
         s.alive,
         s.timeout,
@@ -261,6 +289,7 @@ pub fn print_summary(s: &Summary) {
         l.not_allowed,
         l.ipv6,
         l.invalid,
+        l.unresolved,
         l.duplicates,
         if l.truncated { "; list cut at --count" } else { "" },
     );

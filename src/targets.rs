@@ -8,6 +8,7 @@ use std::fmt;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// An address block, as in `--allow` and host lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +139,9 @@ pub struct ListReport {
     pub ipv6: usize,
     /// `--count` was reached before the list ended.
     pub truncated: bool,
+    /// Host names that did not resolve (in time).
+    pub unresolved: usize,
+    pub unresolved_examples: Vec<String>,
 }
 
 impl ListReport {
@@ -148,6 +152,51 @@ impl ListReport {
 
 const EXAMPLES: usize = 5;
 
+/// Is `s` a host name (RFC 1123 labels, a last label that is not all digits)?
+pub fn is_hostname(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(label_ok)
+        && s.rsplit('.').next().is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Resolves host names with the system resolver, in parallel, within `deadline` overall. A name that fails or
+/// is not answered in time gets `None`. The first IPv4 address wins (IPv6 only when there is no IPv4).
+pub fn resolve(names: &[String], deadline: Duration) -> Vec<Option<IpAddr>> {
+    use std::net::ToSocketAddrs;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let work = std::sync::Arc::new(std::sync::Mutex::new((0..names.len()).collect::<Vec<_>>()));
+    let names_shared: std::sync::Arc<Vec<String>> = std::sync::Arc::new(names.to_vec());
+    for _ in 0..names.len().min(16) {
+        let (tx, work, names) = (tx.clone(), work.clone(), names_shared.clone());
+        // Detached on purpose: a resolver that hangs past the deadline must not hold the sweep.
+        let _ = std::thread::Builder::new().name("resolve".into()).spawn(move || loop {
+            let Some(i) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
+            let addrs: Vec<IpAddr> =
+                (names[i].as_str(), 0).to_socket_addrs().map(|a| a.map(|s| s.ip()).collect()).unwrap_or_default();
+            let pick = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied();
+            if tx.send((i, pick)).is_err() {
+                return;
+            }
+        });
+    }
+    drop(tx);
+    let mut out = vec![None; names.len()];
+    let end = std::time::Instant::now() + deadline;
+    while let Ok((i, ip)) = rx.recv_deadline(end) {
+        out[i] = ip;
+    }
+    out
+}
+
 /// Collects hosts in list order until `limit` distinct, permitted addresses are taken.
 pub struct Collector {
     filter: Filter,
@@ -156,6 +205,9 @@ pub struct Collector {
     seen6: HashSet<u128>,
     hosts: Vec<IpAddr>,
     report: ListReport,
+    /// Entries in list order; host names wait beside them (with the position they go before) to be resolved.
+    entries: Vec<Cidr>,
+    names: Vec<(usize, String)>,
 }
 
 impl Collector {
@@ -167,6 +219,8 @@ impl Collector {
             seen6: HashSet::new(),
             hosts: Vec::new(),
             report: ListReport::default(),
+            entries: Vec::new(),
+            names: Vec::new(),
         }
     }
 
@@ -199,28 +253,46 @@ impl Collector {
         true
     }
 
-    /// Adds an address or every host of a block.
-    pub fn add(&mut self, entry: Cidr) {
+    /// Offers an address or every host of a block; false once the limit is reached.
+    fn offer_entry(&mut self, entry: Cidr) -> bool {
         match entry.v4_hosts() {
             Some(range) if entry.prefix < 32 => {
                 for a in range {
                     if !self.offer(IpAddr::V4(Ipv4Addr::from(a))) {
-                        break;
+                        return false;
                     }
                 }
+                true
             }
             _ if entry.addr.is_ipv6() && entry.prefix < 128 => {
                 // IPv6 blocks are counted (one entry) until the ICMPv6 socket lands.
                 self.report.ipv6 += 1;
+                true
             }
-            _ => {
-                self.offer(entry.addr);
-            }
+            _ => self.offer(entry.addr),
         }
     }
 
-    /// Reads a host list: one address or CIDR block per line; `#` starts a comment; blank lines, CRLF and
-    /// surrounding spaces are fine. Bad lines are counted and the first few kept for the report.
+    /// Adds an address or block.
+    pub fn add(&mut self, entry: Cidr) {
+        self.entries.push(entry);
+    }
+
+    /// Adds one target as written (an address, a block, or a host name); false when it is none of these.
+    pub fn add_text(&mut self, text: &str) -> bool {
+        if let Ok(entry) = text.parse::<Cidr>() {
+            self.entries.push(entry);
+        } else if is_hostname(text) {
+            self.names.push((self.entries.len(), text.to_string()));
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Reads a host list: one address, CIDR block or host name per line; `#` starts a comment; blank lines, CRLF,
+    /// surrounding spaces and a last line without newline are fine. Bad lines are counted and the first few kept
+    /// for the report.
     pub fn read(&mut self, source: &str, mut input: impl BufRead) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(128);
         loop {
@@ -231,25 +303,78 @@ impl Collector {
             self.report.lines += 1;
             let text = String::from_utf8_lossy(&line);
             let content = text.split('#').next().unwrap_or("").trim();
-            if content.is_empty() {
+            if content.is_empty() || self.add_text(content) {
                 continue;
             }
-            match content.parse::<Cidr>() {
-                Ok(entry) => self.add(entry),
-                Err(_) => {
-                    self.report.invalid += 1;
-                    if self.report.invalid_examples.len() < EXAMPLES {
-                        let shown: String = content.chars().take(60).collect();
-                        self.report.invalid_examples.push((source.to_string(), self.report.lines, shown));
-                    }
-                }
+            self.report.invalid += 1;
+            if self.report.invalid_examples.len() < EXAMPLES {
+                let shown: String = content.chars().take(60).collect();
+                self.report.invalid_examples.push((source.to_string(), self.report.lines, shown));
             }
         }
     }
 
-    pub fn finish(self) -> (Vec<IpAddr>, ListReport) {
+    /// Resolves the names (within `resolve_deadline`), then takes addresses in list order up to the limit.
+    pub fn finish(mut self, resolve_deadline: Duration) -> (Vec<IpAddr>, ListReport) {
+        let names = std::mem::take(&mut self.names);
+        let resolved = if names.is_empty() {
+            Vec::new()
+        } else {
+            resolve(&names.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(), resolve_deadline)
+        };
+        let entries = std::mem::take(&mut self.entries);
+        let mut next_name = names.iter().zip(&resolved).peekable();
+        'all: for (pos, entry) in entries.iter().map(Some).chain([None]).enumerate() {
+            while let Some(((_, name), ip)) = next_name.next_if(|((p, _), _)| *p == pos) {
+                match ip {
+                    Some(ip) => {
+                        if !self.offer(*ip) {
+                            break 'all;
+                        }
+                    }
+                    None => {
+                        self.report.unresolved += 1;
+                        if self.report.unresolved_examples.len() < EXAMPLES {
+                            self.report.unresolved_examples.push(name.clone());
+                        }
+                    }
+                }
+            }
+            if let Some(e) = entry {
+                if !self.offer_entry(*e) {
+                    break;
+                }
+            }
+        }
+        if self.full() && (next_name.peek().is_some() || self.report.truncated) {
+            self.report.truncated = true;
+        }
         (self.hosts, self.report)
     }
+}
+
+/// Reorders hosts so that consecutive probes go to different /24 (IPv4) or /48 (IPv6) networks: round-robin
+/// over the networks, each network's hosts in list order. A scan that is kind to networks does not send 256
+/// probes in a row into one of them.
+pub fn spread(hosts: &mut Vec<IpAddr>) {
+    let net = |ip: &IpAddr| match ip {
+        IpAddr::V4(a) => u128::from(u32::from(*a) >> 8),
+        IpAddr::V6(a) => (u128::from(*a) >> 80) | (1 << 100),
+    };
+    let mut seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
+    let mut keyed: Vec<(u32, u32, IpAddr)> = Vec::with_capacity(hosts.len());
+    let mut first_seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
+    for ip in hosts.iter() {
+        let n = net(ip);
+        let order = first_seen.len() as u32;
+        let group = *first_seen.entry(n).or_insert(order);
+        let rank = seen.entry(n).or_insert(0);
+        keyed.push((*rank, group, *ip));
+        *rank += 1;
+    }
+    keyed.sort_unstable_by_key(|&(rank, group, _)| (rank, group));
+    hosts.clear();
+    hosts.extend(keyed.into_iter().map(|(_, _, ip)| ip));
 }
 
 #[cfg(test)]
@@ -259,19 +384,19 @@ mod tests {
     fn collect(text: &str, limit: Option<usize>, filter: Filter) -> (Vec<String>, ListReport) {
         let mut c = Collector::new(filter, limit);
         c.read("list", text.as_bytes()).unwrap();
-        let (hosts, report) = c.finish();
+        let (hosts, report) = c.finish(Duration::from_secs(5));
         (hosts.iter().map(|h| h.to_string()).collect(), report)
     }
 
     #[test]
     fn a_messy_list_keeps_every_valid_line_in_order() {
         let text =
-            "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot-an-ip\n127.0.0.3 # trailing comment\n\
+            "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot an ip!\n127.0.0.3 # trailing comment\n\
                     127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
         let (hosts, r) = collect(text, None, Filter::default());
         assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.0.9"]);
         assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 1, 11));
-        assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not-an-ip".into()));
+        assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not an ip!".into()));
         assert_eq!(r.invalid_examples[1].1, 8);
     }
 
@@ -295,6 +420,47 @@ mod tests {
         assert_eq!(f.check("198.18.2.3".parse().unwrap()), Err(Skip::NotAllowed));
         assert_eq!(f.check("255.255.255.255".parse().unwrap()), Err(Skip::Reserved));
         assert_eq!(f.check(Ipv4Addr::new(0, 1, 2, 3).into()), Err(Skip::Reserved));
+    }
+
+    #[test]
+    fn names_are_told_from_garbage() {
+        for good in ["localhost", "dns.google", "a-b.example.", "x1.test"] {
+            assert!(is_hostname(good), "{good}");
+        }
+        for bad in ["", "1.2.3", "-a.example", "a..b", "not an ip", "a_b.example", "127.0.0.999", "a.b-"] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn localhost_resolves_and_takes_its_place_in_list_order() {
+        let (hosts, r) = collect("127.0.0.5\nlocalhost\n127.0.0.6\n", None, Filter::default());
+        assert_eq!(hosts, ["127.0.0.5", "127.0.0.1", "127.0.0.6"]);
+        assert_eq!(r.unresolved, 0);
+    }
+
+    #[test]
+    fn spreading_interleaves_networks_and_keeps_each_networks_order() {
+        let mut hosts: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.2.1"]
+            .map(|s| s.parse().unwrap())
+            .to_vec();
+        spread(&mut hosts);
+        let shown: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.0.2", "127.0.1.2", "127.0.0.3"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_text_never_panics_the_parser(text in "(?s).{0,2000}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let mut c = Collector::new(Filter::default(), Some(100));
+            c.read("t", text.as_bytes()).unwrap();
+            c.read("b", &bytes[..]).unwrap();
+            // Names in random text are not resolved here: no DNS from a unit test.
+            c.names.clear();
+            let (hosts, report) = c.finish(Duration::ZERO);
+            proptest::prop_assert!(hosts.len() <= 100);
+            proptest::prop_assert!(report.invalid <= report.lines);
+        }
     }
 
     #[test]

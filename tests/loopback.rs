@@ -75,6 +75,7 @@ fn without_cap_net_raw_pinger_says_how_to_fix_it_and_exits_4() {
         .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"])
         .arg(env!("CARGO_BIN_EXE_pinger"))
         .arg("127.0.0.1")
+        .current_dir(workdir())
         .env("PINGER_ALLOW", ALLOW));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");

@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod stores;
 
 use std::collections::HashMap;
@@ -27,9 +28,18 @@ pub const STORE_ENV: [&str; 12] = [
     "PGPASSWORD",
 ];
 
+/// A working directory with no `hosts` file, so that no test can fall back to the shipped list of public
+/// resolvers (which must never be swept here), and no `.env`.
+pub fn workdir() -> std::path::PathBuf {
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("workdir");
+    std::fs::create_dir_all(&d).expect("workdir");
+    assert!(!d.join("hosts").exists() && !d.join(".env").exists());
+    d
+}
+
 pub fn pinger() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pinger"));
-    c.env("PINGER_ALLOW", ALLOW);
+    c.env("PINGER_ALLOW", ALLOW).current_dir(workdir());
     for k in STORE_ENV {
         c.env_remove(k);
     }
@@ -126,7 +136,9 @@ impl Netns {
     /// pinger run inside the namespace.
     pub fn pinger(&self) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_pinger")]).env("PINGER_ALLOW", ALLOW);
+        c.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_pinger")])
+            .env("PINGER_ALLOW", ALLOW)
+            .current_dir(workdir());
         for k in STORE_ENV {
             c.env_remove(k);
         }

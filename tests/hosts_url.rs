@@ -1,0 +1,248 @@
+//! Host lists from a URL (a server this test starts on 127.0.0.1), with the cache and the shipped file as
+//! fallbacks. No test here reaches outside this machine: every URL is local, every list is loopback or, inside a
+//! namespace the test creates, the test range.
+
+mod common;
+
+use common::http::{HttpServer, Reply};
+use common::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+const GOOD: &str = "127.0.0.11\n127.0.0.12\n127.0.0.13\n127.0.0.14\n127.0.0.19";
+const SHIPPED: &str = "127.0.1.1\n127.0.1.2\n";
+
+fn server() -> HttpServer {
+    HttpServer::start(|path| {
+        let ok = |body: &[u8]| Reply::Full(200, vec![], body.to_vec());
+        match path {
+            "/good" => ok(GOOD.as_bytes()),
+            "/404" => Reply::Full(404, vec![], b"not found".to_vec()),
+            "/500" => Reply::Full(500, vec![], b"oops".to_vec()),
+            "/hang" => Reply::Silent,
+            "/big" => ok(&"127.0.0.1\n".repeat(500).into_bytes()),
+            "/html" => ok(b"<html><body>maintenance</body></html>"),
+            "/messy" => ok(b"# resolvers\r\n127.0.0.21\r\n\r\n  127.0.0.22  \r\ngarbage here!\r\n127.0.0.21\r\n127.0.0.23 # x\r\n127.0.0.24"),
+            "/redirect" => Reply::Full(302, vec![("Location".into(), "/good".into())], vec![]),
+            "/gzip" => {
+                let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                z.write_all(GOOD.as_bytes()).unwrap();
+                Reply::Full(200, vec![("Content-Encoding".into(), "gzip".into())], z.finish().unwrap())
+            }
+            _ => Reply::Full(404, vec![], vec![]),
+        }
+    })
+}
+
+struct Paths {
+    cache: PathBuf,
+    shipped: PathBuf,
+}
+
+fn paths(tag: &str) -> Paths {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hosts-url-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = dir.join("shipped-hosts");
+    std::fs::write(&shipped, SHIPPED).unwrap();
+    Paths { cache: dir.join("cache/hosts"), shipped }
+}
+
+/// Sweeps whatever the URL gives (or the fallbacks); returns the sorted hosts reported and stderr.
+fn sweep(url: &str, p: &Paths, extra: &[&str]) -> (Vec<String>, String, Option<i32>) {
+    let out = run(pinger()
+        .args(["--hosts-url", url, "--format", "json", "--fetch-timeout", "3"])
+        .arg("--hosts-cache")
+        .arg(&p.cache)
+        .arg("--fallback-hosts")
+        .arg(&p.shipped)
+        .args(extra));
+    let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
+    hosts.sort();
+    (hosts, stderr(&out), out.status.code())
+}
+
+fn good() -> Vec<String> {
+    GOOD.lines().map(String::from).collect()
+}
+
+fn shipped() -> Vec<String> {
+    SHIPPED.lines().map(String::from).collect()
+}
+
+#[test]
+fn a_good_list_is_swept_with_its_first_and_last_lines_and_kept_as_the_cache() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("good"));
+    let (hosts, err, code) = sweep(&srv.url("/good"), &p, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(hosts, good(), "{err}");
+    assert!(err.contains(&format!("list: {} (fetched now)", srv.url("/good"))), "{err}");
+    assert!(std::fs::read_to_string(&p.cache).unwrap().contains("127.0.0.19"));
+}
+
+#[test]
+fn a_404_with_no_cache_falls_back_to_the_shipped_list_and_says_why() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("404"));
+    let (hosts, err, code) = sweep(&srv.url("/404"), &p, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(hosts, shipped());
+    assert!(err.contains("shipped list") && err.contains("404") && err.contains("no cache"), "{err}");
+}
+
+#[test]
+fn a_500_after_a_good_fetch_uses_the_cache_and_says_how_old_it_is() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("500"));
+    assert_eq!(sweep(&srv.url("/good"), &p, &[]).0, good());
+    let (hosts, err, code) = sweep(&srv.url("/500"), &p, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(hosts, good());
+    assert!(err.contains("cache") && err.contains("ago") && err.contains("500"), "{err}");
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_on_at_the_timeout() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("hang"));
+    let walls: Vec<f64> = ["1", "3"]
+        .iter()
+        .map(|t| {
+            let started = std::time::Instant::now();
+            let out = run(pinger()
+                .args(["--hosts-url", &srv.url("/hang"), "--format", "json", "--fetch-timeout", t])
+                .arg("--hosts-cache")
+                .arg(&p.cache)
+                .arg("--fallback-hosts")
+                .arg(&p.shipped));
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert!(stderr(&out).contains("shipped list"), "{}", stderr(&out));
+            assert_eq!(results_by_host(&out).len(), 2);
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    // It waited for the timeout (at least), and not much more: three times the timeout takes about three times
+    // as long.
+    assert!(walls[0] >= 1.0 && walls[1] >= 3.0, "{walls:?}");
+    let ratio = walls[1] / walls[0];
+    assert!((2.0..4.0).contains(&ratio), "timeouts 1 s and 3 s took {walls:?}");
+}
+
+#[test]
+fn a_list_larger_than_the_cap_is_refused_and_the_fallback_used() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("big"));
+    let (hosts, err, _) = sweep(&srv.url("/big"), &p, &["--max-list-bytes", "1000"]);
+    assert_eq!(hosts, shipped());
+    assert!(err.contains("larger than the 1000 byte cap"), "{err}");
+}
+
+#[test]
+fn an_html_page_served_with_200_is_not_taken_for_a_list() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("html"));
+    let (hosts, err, _) = sweep(&srv.url("/html"), &p, &[]);
+    assert_eq!(hosts, shipped());
+    assert!(err.contains("holds no address"), "{err}");
+    assert!(!p.cache.exists(), "a bad fetch must not replace the cache");
+}
+
+#[test]
+fn a_messy_list_keeps_every_valid_line_and_counts_the_rest() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("messy"));
+    let (hosts, err, _) = sweep(&srv.url("/messy"), &p, &[]);
+    assert_eq!(hosts, ["127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"]);
+    assert!(err.contains("invalid lines 1") && err.contains("duplicate entries 1"), "{err}");
+    assert!(err.contains(":5:") && err.contains("garbage here!"), "{err}");
+}
+
+#[test]
+fn a_redirect_is_followed_and_gzip_is_unpacked() {
+    if !have_root() {
+        return;
+    }
+    let srv = server();
+    assert_eq!(sweep(&srv.url("/redirect"), &paths("redirect"), &[]).0, good());
+    assert_eq!(sweep(&srv.url("/gzip"), &paths("gzip"), &[]).0, good());
+}
+
+#[test]
+fn count_takes_the_first_hosts_of_the_fetched_list() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("count"));
+    let (hosts, err, _) = sweep(&srv.url("/good"), &p, &["--count", "2"]);
+    assert_eq!(hosts, ["127.0.0.11", "127.0.0.12"], "{err}");
+}
+
+#[test]
+fn a_url_outside_pinger_allow_is_never_contacted() {
+    if !have_root() {
+        return;
+    }
+    let p = paths("guard");
+    // 127.0.9.9 is outside the guard below (still loopback, so that even a bug here stays on this machine).
+    let out = run(pinger()
+        .env("PINGER_ALLOW", "127.0.1.0/24")
+        .args(["--hosts-url", "http://127.0.9.9:9/list", "--format", "json"])
+        .arg("--hosts-cache")
+        .arg(&p.cache)
+        .arg("--fallback-hosts")
+        .arg(&p.shipped));
+    let err = stderr(&out);
+    assert!(err.contains("outside PINGER_ALLOW, so it was not contacted"), "{err}");
+    assert_eq!(results_by_host(&out).len(), 2);
+}
+
+#[test]
+fn host_names_resolve_through_the_system_resolver_and_unknown_ones_are_reported() {
+    if !have_root() {
+        return;
+    }
+    let ns = Netns::new("names");
+    ns.ip_in(&["route", "add", "local", "198.18.0.0/24", "dev", "lo"]);
+    // `ip netns exec` shows these files as /etc/hosts and /etc/resolv.conf inside the namespace: the names are
+    // answered from the file, and the unknown one asks a resolver on the namespace's own loopback (none there).
+    let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
+    std::fs::create_dir_all(&etc).unwrap();
+    let _cleanup = RemoveOnDrop(etc.clone());
+    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n198.18.0.7 pinger-test-a\n198.18.0.8 pinger-test-b\n")
+        .unwrap();
+    std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n").unwrap();
+    let list = list_file(
+        "names.txt",
+        ["pinger-test-a", "198.18.0.1", "no-such-name.invalid", "pinger-test-b"].map(String::from),
+    );
+    let out = run(ns.pinger().arg("--hosts-file").arg(&list).args(["--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
+    hosts.sort();
+    assert_eq!(hosts, ["198.18.0.1", "198.18.0.7", "198.18.0.8"]);
+    let err = stderr(&out);
+    assert!(err.contains("did not resolve: no-such-name.invalid") && err.contains("unresolved names 1"), "{err}");
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
