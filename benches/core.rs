@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the parts that run per packet, with no socket and no root:
-//! wire emit/parse, and the whole sans-IO core (send, reply, verdict) as probes per second.
+//! wire emit/parse, the whole sans-IO core (send, reply, verdict) as probes per second, and parsing a
+//! 1,000,000-line host list.
 //!
 //! Run: `cargo bench --bench core` (or `make bench`).
 
@@ -79,5 +80,26 @@ fn bench_prober(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_wire, bench_prober);
+/// Parsing a 1,000,000-line list (one address per line, as the fetched lists are), deduplicating, filtering, and
+/// spreading the probe order: what happens before the first probe leaves.
+fn bench_targets(c: &mut Criterion) {
+    let first = u32::from(Ipv4Addr::new(127, 0, 0, 1));
+    let text: String = (0..1_000_000u32).map(|i| format!("{}\n", Ipv4Addr::from(first + i))).collect();
+    let mut g = c.benchmark_group("targets");
+    g.throughput(Throughput::Elements(1_000_000));
+    g.sample_size(10);
+    g.bench_function("parse_1m_lines", |b| {
+        b.iter(|| {
+            let mut col = pinger::targets::Collector::new(pinger::targets::Filter::default(), None);
+            col.read("bench", text.as_bytes()).expect("read");
+            let (mut hosts, report) = col.finish(Duration::ZERO);
+            pinger::targets::spread(&mut hosts);
+            assert_eq!((hosts.len(), report.invalid), (1_000_000, 0));
+            hosts
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_wire, bench_prober, bench_targets);
 criterion_main!(benches);
