@@ -194,6 +194,7 @@ impl Config {
             max_bytes: cli.max_list_bytes.unwrap_or(crate::source::DEFAULT_MAX_BYTES),
             cache: cli.hosts_cache.clone().map_or_else(crate::source::default_cache, PathBuf::from),
             shipped: cli.fallback_hosts.clone().map_or_else(crate::source::default_shipped, |p| vec![p.into()]),
+            shipped_explicit: cli.fallback_hosts.is_some(),
         };
         let probes = cli.probes.unwrap_or(DEFAULT_PROBES);
         if probes == 0 {

@@ -26,6 +26,8 @@ pub struct UrlConfig {
     pub cache: PathBuf,
     /// The shipped list, tried in order.
     pub shipped: Vec<PathBuf>,
+    /// `shipped` was named with `--fallback-hosts` (not the default search).
+    pub shipped_explicit: bool,
 }
 
 /// Where the list came from, for the summary and the `sweeps` row.
@@ -174,11 +176,19 @@ pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoLis
             .unwrap_or_default();
         return Ok((body, Origin::Cache { path: cfg.cache.clone(), age, why }));
     }
-    for path in &cfg.shipped {
+    // The shipped list is thousands of public resolvers: where PINGER_ALLOW fences a test machine in, only a
+    // list someone named explicitly may be the fallback (a stray test once swept the shipped one that way).
+    let shipped: &[PathBuf] = if filter.allow.is_empty() || cfg.shipped_explicit { &cfg.shipped } else { &[] };
+    for path in shipped {
         if let Ok(body) = fs::read(path) {
             return Ok((body, Origin::Shipped { path: path.clone(), why: format!("{why} and there is no cache yet") }));
         }
     }
+    let why = if shipped.is_empty() && !cfg.shipped.is_empty() {
+        format!("{why}; the shipped list is not used while PINGER_ALLOW is set (name one with --fallback-hosts)")
+    } else {
+        why
+    };
     Err(NoList {
         why,
         cache: cfg.cache.display().to_string(),

@@ -183,6 +183,25 @@ fn a_redirect_is_followed_and_gzip_is_unpacked() {
 }
 
 #[test]
+fn under_pinger_allow_the_default_shipped_list_is_never_the_fallback() {
+    if !have_root() {
+        return;
+    }
+    // A working directory that holds a `hosts` file, as the repository does: it must not be swept here.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipped-guard");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hosts"), "127.0.0.77\n").unwrap();
+    let srv = server();
+    let out = run(pinger()
+        .current_dir(&dir)
+        .args(["--hosts-url", &srv.url("/404"), "--format", "json"])
+        .args(["--hosts-cache", dir.join("no-cache").to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not used while PINGER_ALLOW is set"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn count_takes_the_first_hosts_of_the_fetched_list() {
     if !have_root() {
         return;
