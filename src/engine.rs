@@ -41,10 +41,30 @@ impl Clock {
         Time(clock_ns(libc::CLOCK_MONOTONIC))
     }
 
+    /// Samples REALTIME between two MONOTONIC reads and keeps the tightest of a few tries: a thread preempted
+    /// between the reads would otherwise shift every converted stamp by the time it was away (seen as zero RTTs
+    /// on a loaded machine).
     fn recalibrate(&mut self) {
-        let mono = clock_ns(libc::CLOCK_MONOTONIC);
-        let real = clock_ns(libc::CLOCK_REALTIME);
-        self.offset = i128::from(real) - i128::from(mono);
+        let mut best: Option<(u64, i128)> = None;
+        for _ in 0..4 {
+            let before = clock_ns(libc::CLOCK_MONOTONIC);
+            let real = clock_ns(libc::CLOCK_REALTIME);
+            let after = clock_ns(libc::CLOCK_MONOTONIC);
+            let width = after.saturating_sub(before);
+            let offset = i128::from(real) - i128::from(before + width / 2);
+            if best.is_none_or(|(w, _)| width < w) {
+                best = Some((width, offset));
+            }
+            if width < 2_000 {
+                break;
+            }
+        }
+        if let Some((width, offset)) = best {
+            // A bracket wider than 50 µs is not worth trusting over the last good offset.
+            if width < 50_000 || self.offset == 0 {
+                self.offset = offset;
+            }
+        }
     }
 
     /// A kernel receive stamp on our timeline.
@@ -120,9 +140,11 @@ pub fn sweep(
         if !registered {
             poll.registry().register(&mut SourceFd(&fd), SOCKET, Interest::READABLE).map_err(EngineError::Poll)?;
             registered = true;
-            // A packet may have arrived since the drain, before the registration: look before sleeping.
+            // A packet may have arrived since the drain, before the registration: look before sleeping, and if
+            // anything came, go round again (it may have set an earlier wake-up than `wait`).
+            let before = prober.stats().received;
             drain(sock, prober, clock, &mut rx)?;
-            if prober.is_done() {
+            if prober.stats().received != before {
                 continue;
             }
         }

@@ -63,6 +63,15 @@ pub struct Transmit {
 enum Timer {
     Deadline(Tag),
     Resend(HostId, u16),
+    /// The duplicate window after a host's last reply has passed.
+    Settle(HostId),
+}
+
+/// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
+/// that reply's round trip (duplicates travel the same path), at least 1 ms, at most 50 ms and never past the
+/// probe's deadline. The sweep ends that much later than its last reply, not a timeout later.
+fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
+    (rtt * 2).clamp(Duration::from_millis(1), Duration::from_millis(50)).min(until_deadline)
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -75,6 +84,8 @@ struct HostState {
     received: u16,
     duplicates: u16,
     late: u16,
+    /// Waiting out the duplicate window after the last reply.
+    settling: bool,
     done: bool,
     rtt_sum: u64,
     rtt_min: u64,
@@ -247,7 +258,11 @@ impl Prober {
                 st.received += 1;
                 st.outstanding -= 1;
                 self.stats.rx_credited += 1;
-                self.finish_if_settled(p.host, rx);
+                if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
+                    st.settling = true;
+                    let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + self.cfg.timeout).since(rx));
+                    self.wheel.insert(rx + window, Timer::Settle(p.host));
+                }
             }
             // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.
             _ if rx.0.saturating_sub(p.sent_ns) > timeout => {
@@ -302,6 +317,10 @@ impl Prober {
         for t in fired.drain(..) {
             match t {
                 Timer::Resend(host, probe) => self.due.push_back((host, probe)),
+                Timer::Settle(host) => {
+                    self.hosts[host as usize].settling = false;
+                    self.finish_if_settled(host, now);
+                }
                 Timer::Deadline(tag) => {
                     let Some(f) = self.inflight.get(tag) else { continue };
                     // A deferred probe sent again has a later deadline of its own.
@@ -320,7 +339,7 @@ impl Prober {
 
     fn finish_if_settled(&mut self, host: HostId, now: Time) {
         let st = &mut self.hosts[host as usize];
-        if !st.done && st.pending == 0 && st.outstanding == 0 {
+        if !st.done && !st.settling && st.pending == 0 && st.outstanding == 0 {
             st.done = true;
             self.finished += 1;
             self.results.push_back((host, now));
