@@ -68,10 +68,10 @@ enum Timer {
 }
 
 /// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
-/// that reply's round trip (duplicates travel the same path), at least 1 ms, at most 50 ms and never past the
+/// that reply's round trip (duplicates travel the same path), at least 10 ms, at most 50 ms and never past the
 /// probe's deadline. The sweep ends that much later than its last reply, not a timeout later.
 fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
-    (rtt * 2).clamp(Duration::from_millis(1), Duration::from_millis(50)).min(until_deadline)
+    (rtt * 2).clamp(Duration::from_millis(10), Duration::from_millis(50)).min(until_deadline)
 }
 
 #[derive(Clone, Copy, Debug, Default)]

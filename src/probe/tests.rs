@@ -59,8 +59,10 @@ fn a_valid_reply_makes_the_host_alive_with_its_rtt() {
     let (t, req) = send(&mut p, Time(10 * MS));
     p.handle_packet(Time(10 * MS + 41_000), t.dst, &reply(t.dst, &req));
     assert!(!p.is_done(), "a duplicate of the reply may still come");
-    // The window is twice the round trip, at least 1 ms: over at the next wheel tick after that.
-    p.handle_timeout(Time(12 * MS + 41_000));
+    // The window is twice the round trip, at least 10 ms: over at the next wheel tick after that.
+    p.handle_timeout(Time(20 * MS + 41_000));
+    assert!(!p.is_done());
+    p.handle_timeout(Time(21 * MS + 41_000));
     let r = all_results(&mut p);
     assert_eq!(r.len(), 1);
     assert_eq!((r[0].status, r[0].sent, r[0].received), (Status::Alive, 1, 1));

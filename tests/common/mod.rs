@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod sim;
 pub mod stores;
 
 use std::collections::HashMap;

@@ -1,0 +1,218 @@
+//! pinger against the simulated network (tests/common/sim.rs): every way a reply can lie, judged as a careful
+//! person would; RTT accuracy. Each test builds its own namespace; nothing leaves this machine.
+
+mod common;
+
+use common::sim::{Behaviour, Sim};
+use common::*;
+use serde_json::Value;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Sweeps 198.18.1.1-14, all behaving as `b`; returns each host's JSON line and stderr.
+fn judge(tag: &str, b: Behaviour, args: &[&str]) -> (Vec<Value>, String) {
+    let sim = Sim::start(tag, move |_| b);
+    let out = run(sim.pinger().args(["198.18.1.0/28", "--format", "json", "--timeout", "500"]).args(args));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
+    assert_eq!(hosts.len(), 14, "every host reported once");
+    (hosts, stderr(&out))
+}
+
+fn all(hosts: &[Value], status: &str, sent: u64, received: u64) {
+    for h in hosts {
+        assert_eq!(h["status"], status, "{h}");
+        assert_eq!((h["sent"].as_u64(), h["received"].as_u64()), (Some(sent), Some(received)), "{h}");
+    }
+}
+
+#[test]
+fn hosts_that_answer_are_alive_with_the_latency_of_the_path() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("alive", Behaviour::Answer { latency: 20 * MS, jitter: Duration::ZERO, loss: 0.0 }, &[]);
+    all(&hosts, "alive", 1, 1);
+    for h in &hosts {
+        let rtt = h["rtt_ms"].as_f64().unwrap();
+        assert!((19.5..21.0).contains(&rtt), "{h}");
+    }
+}
+
+#[test]
+fn dead_hosts_are_reported_as_timeout() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("dead", Behaviour::Dead, &["--probes", "2", "--interval", "50"]);
+    all(&hosts, "timeout", 2, 0);
+}
+
+#[test]
+fn duplicate_replies_are_counted_and_never_credited_twice() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, err) =
+        judge("dup", Behaviour::Duplicate { copies: 3, gap: MS }, &["--probes", "2", "--interval", "50"]);
+    all(&hosts, "alive", 2, 2);
+    for h in &hosts {
+        assert_eq!(h["duplicates"].as_u64(), Some(4), "two extra copies of each of two replies: {h}");
+    }
+    assert_eq!(summary_number(&err, "duplicate"), 14 * 4, "{err}");
+}
+
+#[test]
+fn a_reply_with_a_bad_checksum_does_not_make_a_host_alive() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, err) = judge("cksum", Behaviour::BadChecksum, &[]);
+    all(&hosts, "timeout", 1, 0);
+    assert_eq!(summary_number(&err, "bad"), 14, "{err}");
+}
+
+#[test]
+fn a_reply_from_another_address_is_not_credited() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, err) = judge("spoof", Behaviour::Spoofed { from: Ipv4Addr::new(198, 18, 99, 99) }, &[]);
+    all(&hosts, "timeout", 1, 0);
+    assert_eq!(summary_number(&err, "spoofed"), 14, "{err}");
+}
+
+#[test]
+fn a_router_saying_unreachable_makes_the_host_unreachable_and_is_named() {
+    if !have_root() {
+        return;
+    }
+    let router = Ipv4Addr::new(198, 19, 0, 1);
+    let (hosts, _) = judge("unreach", Behaviour::Unreachable { router, code: 1 }, &[]);
+    all(&hosts, "unreachable", 1, 0);
+    for h in &hosts {
+        let e = &h["error"];
+        assert_eq!(
+            (e["kind"].as_str(), e["type"].as_u64(), e["code"].as_u64()),
+            (Some("icmp"), Some(3), Some(1)),
+            "{h}"
+        );
+        assert_eq!(e["from"], router.to_string(), "{h}");
+    }
+}
+
+#[test]
+fn time_exceeded_on_the_path_makes_the_host_unreachable() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("ttl", Behaviour::TimeExceeded { router: Ipv4Addr::new(198, 19, 0, 2) }, &[]);
+    all(&hosts, "unreachable", 1, 0);
+    assert!(hosts.iter().all(|h| h["error"]["type"].as_u64() == Some(11)));
+}
+
+#[test]
+fn truncated_replies_do_not_make_a_host_alive() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, err) = judge("trunc", Behaviour::Truncated, &[]);
+    all(&hosts, "timeout", 1, 0);
+    assert_eq!(summary_number(&err, "ignored:"), 14, "{err}");
+}
+
+#[test]
+fn replies_after_the_timeout_are_late_not_alive() {
+    if !have_root() {
+        return;
+    }
+    let sim = Sim::start("late", |_| Behaviour::Late { after: Duration::from_millis(400) });
+    let out = run(sim
+        .pinger()
+        .args(["198.18.1.0/28", "--format", "json", "--timeout", "200", "--probes", "3"])
+        .args(["--interval", "300"]));
+    let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
+    all(&hosts, "timeout", 3, 0);
+    // The replies to the first two probes arrive while the host is still being probed.
+    assert!(hosts.iter().all(|h| h["late"].as_u64() >= Some(2)), "{}", stderr(&out));
+}
+
+#[test]
+fn a_reply_with_a_changed_identifier_is_not_credited() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("id", Behaviour::ChangedId, &[]);
+    all(&hosts, "timeout", 1, 0);
+}
+
+#[test]
+fn a_reply_carrying_ip_options_still_counts() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("opts", Behaviour::IpOptions, &[]);
+    all(&hosts, "alive", 1, 1);
+}
+
+#[test]
+fn reordered_replies_are_all_credited_to_their_own_probes() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, _) = judge("reorder", Behaviour::Reorder, &["--probes", "4", "--interval", "5"]);
+    all(&hosts, "alive", 4, 4);
+    assert!(hosts.iter().all(|h| h["duplicates"].as_u64() == Some(0)));
+}
+
+#[test]
+fn junk_icmp_is_ignored_and_counted() {
+    if !have_root() {
+        return;
+    }
+    let (hosts, err) = judge("junk", Behaviour::Junk, &[]);
+    all(&hosts, "timeout", 1, 0);
+    assert!(summary_number(&err, "ignored:") >= 28, "{err}");
+}
+
+#[test]
+fn a_router_that_rate_limits_answers_leaves_the_rest_as_timeout() {
+    if !have_root() {
+        return;
+    }
+    let sim = Sim::start("ratelimit", |_| Behaviour::RateLimited { per_second: 100 });
+    let out = run(sim.pinger().args(["198.18.1.0/24", "--format", "json", "--timeout", "500", "--rate", "0"]));
+    let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
+    assert_eq!(hosts.len(), 254);
+    let alive = hosts.iter().filter(|h| h["status"] == "alive").count();
+    assert_eq!(alive, 100, "{}", stderr(&out));
+    assert_eq!(hosts.iter().filter(|h| h["status"] == "timeout").count(), 154);
+}
+
+#[test]
+fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_300_ms() {
+    if !have_root() {
+        return;
+    }
+    // Host 198.18.20.n answers after n * 1.5 ms (1.5 to 300 ms).
+    let latency = |ip: Ipv4Addr| Duration::from_micros(1500 * u64::from(ip.octets()[3]));
+    let sim =
+        Sim::start("rtt", move |ip| Behaviour::Answer { latency: latency(ip), jitter: Duration::ZERO, loss: 0.0 });
+    let out = run(sim
+        .pinger()
+        .args(["198.18.20.1", "--format", "json", "--timeout", "1000", "--rate", "2000"])
+        .args((2..=200).map(|n| format!("198.18.20.{n}")).collect::<Vec<_>>()));
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len(), 200);
+    let mut off = Vec::new();
+    for (host, h) in &hosts {
+        let want = latency(host.parse().unwrap()).as_secs_f64() * 1000.0;
+        let got = h["rtt_ms"].as_f64().unwrap_or(f64::NAN);
+        off.push(((got - want).abs(), host.clone(), got, want));
+    }
+    off.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let within = off.iter().filter(|o| o.0 <= 0.5).count();
+    assert!(within * 100 >= hosts.len() * 99, "only {within} of 200 within 0.5 ms; worst: {:?}", &off[off.len() - 5..]);
+}
