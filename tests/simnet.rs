@@ -216,3 +216,78 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
     let within = off.iter().filter(|o| o.0 <= 0.5).count();
     assert!(within * 100 >= hosts.len() * 99, "only {within} of 200 within 0.5 ms; worst: {:?}", &off[off.len() - 5..]);
 }
+
+#[test]
+fn a_realistic_sweep_of_15000_hosts_with_dead_hosts_and_loss_judges_every_host_right() {
+    if !have_root() {
+        return;
+    }
+    // 198.18.x.y: latency 5-300 ms, 20% dead, 2% of probes lost.
+    let dead = |ip: Ipv4Addr| common::sim::chance(ip, 0, 8) < 0.2;
+    let sim = Sim::start("realistic", move |ip| {
+        if dead(ip) {
+            Behaviour::Dead
+        } else {
+            let ms = 5.0 + 295.0 * common::sim::chance(ip, 0, 7);
+            Behaviour::Answer { latency: Duration::from_secs_f64(ms / 1000.0), jitter: MS, loss: 0.02 }
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = run(sim.pinger().args(["198.18.0.0/16", "--count", "15000", "--probes", "3", "--rate", "20000"]).args([
+        "--timeout",
+        "1000",
+        "--format",
+        "json",
+        "--no-progress",
+    ]));
+    let wall = started.elapsed().as_secs_f64();
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len(), 15_000, "{}", stderr(&out));
+    let mut misjudged = Vec::new();
+    let mut live = 0;
+    for (host, h) in &hosts {
+        let ip: Ipv4Addr = host.parse().unwrap();
+        let want = if dead(ip) { "timeout" } else { "alive" };
+        live += usize::from(want == "alive");
+        assert_eq!(h["sent"].as_u64(), Some(3), "{h}");
+        if h["status"] != want {
+            misjudged.push(h.clone());
+        }
+    }
+    // A live host looks dead only if all three probes are lost: 0.02^3 per host.
+    let expected = live as f64 * 0.02f64.powi(3);
+    eprintln!(
+        "realistic sweep: {live} live of 15000, wall {wall:.2} s (last first probe at 0.75 s, third probes 2 s later, \
+         timeout 1 s); misjudged {} (expected {expected:.2})",
+        misjudged.len()
+    );
+    assert!(misjudged.iter().all(|h| h["status"] == "timeout"), "a dead host judged alive: {misjudged:?}");
+    assert!(misjudged.len() <= 3, "{misjudged:?}");
+}
+
+#[test]
+fn at_scale_with_1_percent_loss_no_host_is_misjudged_beyond_what_the_loss_explains() {
+    if !have_root() {
+        return;
+    }
+    let ns = common::sim::scale_network("scale", 1);
+    let n = 200_000u64;
+    let out = run(ns.pinger().args(["127.0.0.0/8", "--count", "200000", "--probes", "2", "--rate", "0"]).args([
+        "--timeout",
+        "1000",
+        "--format",
+        "json",
+        "--no-progress",
+    ]));
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len() as u64, n, "{}", stderr(&out));
+    let dead = hosts.values().filter(|h| h["status"] != "alive").count() as f64;
+    let one_lost = hosts.values().filter(|h| h["received"].as_u64() == Some(1)).count() as f64;
+    // Both probes lost: n * 0.01^2 = 20 expected; one of two lost: n * 2 * 0.01 * 0.99 = 3960.
+    let (e_dead, e_one) = (n as f64 * 1e-4, n as f64 * 2.0 * 0.01 * 0.99);
+    eprintln!(
+        "loss at scale: {n} hosts, timeout {dead} (expected {e_dead}), one probe lost {one_lost} (expected {e_one})"
+    );
+    assert!(dead <= e_dead + 5.0 * e_dead.sqrt(), "{dead} hosts judged dead, {e_dead} expected");
+    assert!((one_lost - e_one).abs() <= 5.0 * e_one.sqrt(), "{one_lost} hosts lost one probe, {e_one} expected");
+}

@@ -134,6 +134,12 @@ impl Netns {
         self.ip(&all);
     }
 
+    /// Runs a command inside the namespace; it must succeed.
+    pub fn exec(&self, args: &[&str]) {
+        let out = Command::new("ip").args(["netns", "exec", &self.name]).args(args).output().expect("ip netns exec");
+        assert!(out.status.success(), "{}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+
     /// pinger run inside the namespace.
     pub fn pinger(&self) -> Command {
         let mut c = Command::new("ip");

@@ -315,3 +315,32 @@ fn echo_request(pkt: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
     let icmp = pkt.get(ihl..)?;
     (icmp.first() == Some(&8)).then(|| (Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]), icmp))
 }
+
+/// Scale mode: a namespace whose own loopback (127.0.0.0/8) answers every probe through the kernel, well past
+/// 100,000 probes a second, with nftables dropping `loss_percent` of the echo requests at random. (The TUN
+/// responder is exact but answers a few tens of thousands a second; this is for large sweeps with loss.)
+pub fn scale_network(tag: &str, loss_percent: u32) -> Netns {
+    let ns = Netns::new(tag);
+    ns.exec(&["nft", "add", "table", "inet", "sim"]);
+    ns.exec(&["nft", "add", "chain", "inet", "sim", "input", "{ type filter hook input priority 0; }"]);
+    let loss = loss_percent.to_string();
+    ns.exec(&[
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "sim",
+        "input",
+        "icmp",
+        "type",
+        "echo-request",
+        "numgen",
+        "random",
+        "mod",
+        "100",
+        "<",
+        &loss,
+        "drop",
+    ]);
+    ns
+}
