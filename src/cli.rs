@@ -110,6 +110,10 @@ pub struct Cli {
     #[argh(option)]
     pub allow: Vec<String>,
 
+    /// sweep again every DURATION (e.g. 5m, 1h) until SIGINT/SIGTERM, which end the current sweep cleanly
+    #[argh(option)]
+    pub every: Option<String>,
+
     /// no progress bar on stderr
     #[argh(switch)]
     pub no_progress: bool,

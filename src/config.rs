@@ -164,6 +164,8 @@ pub struct Config {
     pub filter: Filter,
     pub progress: bool,
     pub store: StoreConfig,
+    /// Continuous mode: a sweep starts every this long.
+    pub every: Option<Duration>,
 }
 
 fn ms(flag: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration, ConfigError> {
@@ -237,7 +239,19 @@ impl Config {
             None => Format::Table,
             Some(f) => f.parse().map_err(ConfigError)?,
         };
+        let every = match &cli.every {
+            None => None,
+            Some(d) => match humantime::parse_duration(d) {
+                Ok(d) if d >= Duration::from_secs(1) => Some(d),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "--every takes a duration of at least 1s, like 30s or 5m, not {d:?}"
+                    )))
+                }
+            },
+        };
         Ok(Config {
+            every,
             targets,
             url,
             resolve_timeout: Duration::from_secs(cli.resolve_timeout.unwrap_or(5)),

@@ -89,10 +89,13 @@ pub enum EngineError {
 /// Runs the sweep to the end. Hosts whose verdict became final are handed over in batches (every
 /// [`HANDOVER_HOSTS`] hosts or [`HANDOVER_EVERY`], whichever comes first), so that the consumer, another thread,
 /// is woken a few times per second and not once per host; it may keep the vector.
+/// `stop` (set by SIGINT/SIGTERM) ends the sweep early: hosts already final are handed over, the rest are not
+/// reported.
 pub fn sweep(
     sock: &IcmpSocket,
     prober: &mut Prober,
     clock: &mut Clock,
+    stop: &std::sync::atomic::AtomicBool,
     mut on_results: impl FnMut(&mut Vec<HostResult>),
 ) -> Result<(), EngineError> {
     let mut poll = Poll::new().map_err(EngineError::Poll)?;
@@ -106,7 +109,7 @@ pub fn sweep(
     let mut tx = TxBatch::default();
     let mut done = Vec::with_capacity(HANDOVER_HOSTS);
     let mut handed_over = clock.now();
-    while !prober.is_done() {
+    while !prober.is_done() && !stop.load(std::sync::atomic::Ordering::Relaxed) {
         drain(sock, prober, clock, &mut rx)?;
         prober.handle_timeout(clock.now());
         let blocked = send(sock, prober, clock, &mut tx);

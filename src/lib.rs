@@ -93,12 +93,16 @@ pub struct Summary {
     pub store: Option<store::writer::Report>,
     pub postgres_on: bool,
     pub redis_on: bool,
+    /// SIGINT/SIGTERM ended the sweep before every host was final.
+    pub interrupted: bool,
+    /// In continuous mode: an earlier sweep's results were left in the spool.
+    pub earlier_unstored: bool,
 }
 
 impl Summary {
     /// Every result of the run is in Postgres (when Postgres is on) and nothing waits in the spool.
     pub fn all_stored(&self) -> bool {
-        !self.postgres_on || self.store.as_ref().is_none_or(|r| r.all_stored())
+        !self.earlier_unstored && (!self.postgres_on || self.store.as_ref().is_none_or(|r| r.all_stored()))
     }
 }
 
@@ -189,6 +193,43 @@ fn start_writer(
     })))
 }
 
+/// Set by SIGINT/SIGTERM (see [`install_signal_handlers`]): the current sweep ends cleanly, no new one starts.
+pub static STOP: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// SIGINT and SIGTERM set [`STOP`] instead of killing the process, so that what was printed is also stored.
+pub fn install_signal_handlers() -> io::Result<()> {
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&STOP))?;
+    }
+    Ok(())
+}
+
+fn stopping() -> bool {
+    STOP.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Continuous mode: a sweep every `cfg.every` (measured from the start of the previous one; a sweep that runs
+/// longer is followed at once) until a signal. Returns the last sweep's summary; `all_stored` is false if any
+/// sweep's results were left in the spool.
+pub fn run_every(cfg: Config) -> Result<Summary, Error> {
+    let every = cfg.every.unwrap_or(std::time::Duration::from_secs(60));
+    let mut all_stored = true;
+    loop {
+        let started = Instant::now();
+        let mut summary = run(cfg.clone())?;
+        all_stored &= summary.all_stored();
+        while !stopping() && started.elapsed() < every {
+            std::thread::sleep((every - started.elapsed()).min(std::time::Duration::from_millis(100)));
+        }
+        if stopping() {
+            eprintln!("pinger: stopping on signal after the current sweep's results were written");
+            summary.earlier_unstored = !all_stored;
+            return Ok(summary);
+        }
+    }
+}
+
 /// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
 pub fn run(cfg: Config) -> Result<Summary, Error> {
     let started = Instant::now();
@@ -239,7 +280,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         redis_on: cfg.store.redis.is_some(),
         ..Summary::default()
     };
-    let swept = engine::sweep(&sock, &mut prober, &mut clock, |batch| {
+    let swept = engine::sweep(&sock, &mut prober, &mut clock, &STOP, |batch| {
         for r in batch.iter() {
             match r.status {
                 Status::Alive => summary.alive += 1,
@@ -253,6 +294,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         printer.send(batch);
     });
     summary.swept = started.elapsed();
+    summary.interrupted = !prober.is_done();
     let report = printer.finish();
     summary.output_broken = report.broken.is_some();
     summary.stats = *prober.stats();
@@ -275,6 +317,11 @@ pub fn print_summary(s: &Summary) {
     let mut e = io::stderr().lock();
     if !s.origin.is_empty() {
         let _ = writeln!(e, "pinger: list: {}", s.origin);
+    }
+    if s.interrupted {
+        let done = s.alive + s.timeout + s.unreachable;
+        let _ =
+            writeln!(e, "pinger: interrupted by a signal: {done} of {} hosts final (the rest not reported)", s.hosts);
     }
     let _ = writeln!(
         e,

@@ -30,7 +30,16 @@ fn main() -> ExitCode {
     }
     // The original tool's deployments keep their settings in .env; a missing file is fine.
     let _ = dotenvy::dotenv();
-    let result = Config::new(cli, &Env::from_process()).map_err(pinger::Error::from).and_then(pinger::run);
+    if let Err(e) = pinger::install_signal_handlers() {
+        eprintln!("pinger: warning: cannot catch SIGINT/SIGTERM ({e}); a signal will end pinger at once");
+    }
+    let result = Config::new(cli, &Env::from_process()).map_err(pinger::Error::from).and_then(|cfg| {
+        if cfg.every.is_some() {
+            pinger::run_every(cfg)
+        } else {
+            pinger::run(cfg)
+        }
+    });
     match result {
         Ok(summary) if !summary.all_stored() => ExitCode::from(5),
         Ok(_) => ExitCode::SUCCESS,
