@@ -87,12 +87,21 @@ fn postgres_config(cli: &Cli, env: &Env, timeout: Duration) -> Result<Option<pos
     if cli.no_store || cli.no_postgres {
         return Ok(None);
     }
+    postgres_from(cli.database_url.as_deref(), env, timeout)
+}
+
+/// The Postgres to use from `--database-url`, `DATABASE_URL` or the `POSTGRES_*` variables; `None` if none is set.
+pub fn postgres_from(
+    flag: Option<&str>,
+    env: &Env,
+    timeout: Duration,
+) -> Result<Option<postgres::Config>, ConfigError> {
     // The message never repeats the string: it may hold a password.
     let parse = |what: &str, url: &str| {
         postgres::Config::from_str(url)
             .map_err(|_| ConfigError(format!("{what} is not a valid Postgres connection string or URL")))
     };
-    let mut cfg = if let Some(url) = &cli.database_url {
+    let mut cfg = if let Some(url) = flag {
         parse("--database-url", url)?
     } else if let Some(url) = &env.database_url {
         parse("DATABASE_URL", url)?

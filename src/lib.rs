@@ -18,6 +18,7 @@ pub mod engine;
 pub mod outcome;
 pub mod output;
 pub mod probe;
+pub mod report;
 pub mod socket;
 pub mod source;
 pub mod store;

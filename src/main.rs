@@ -10,6 +10,9 @@ fn main() -> ExitCode {
     let name =
         args.first().and_then(|a| std::path::Path::new(a).file_name()).and_then(|n| n.to_str()).unwrap_or("pinger");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if rest.first() == Some(&"report") {
+        return report(name, &rest[1..]);
+    }
     let cli = match <Cli as argh::FromArgs>::from_args(&[name], &rest) {
         Ok(cli) => cli,
         Err(early) => {
@@ -46,6 +49,33 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("pinger: error: {e}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `pinger report ...`: exit 0, 2 for usage, 1 when Postgres cannot answer.
+fn report(name: &str, args: &[&str]) -> ExitCode {
+    let cli = match <pinger::report::ReportCli as argh::FromArgs>::from_args(&[name, "report"], args) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return if early.status.is_ok() {
+                println!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{}", early.output.trim_end());
+                ExitCode::from(2)
+            };
+        }
+    };
+    let _ = dotenvy::dotenv();
+    match pinger::report::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pinger report: error: {e}");
+            ExitCode::from(match e {
+                pinger::report::ReportError::Config(_) => 2,
+                pinger::report::ReportError::Postgres(_) => 1,
+            })
         }
     }
 }

@@ -102,3 +102,47 @@ fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
     let plain = as_nobody(std::path::Path::new(env!("CARGO_BIN_EXE_pinger")));
     assert_eq!(plain.status.code(), Some(4), "{}", stderr(&plain));
 }
+
+#[test]
+fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
+    if !have_root() {
+        return;
+    }
+    let pg = PgServer::start("report");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
+    assert!(applied.status.success());
+    // .1: up, down, down, up, down (hours ago: 5..1); .2: always up; .3: down twice, 30 h ago (outside 24 h).
+    let history = [(1, 5, true), (1, 4, false), (1, 3, false), (1, 2, true), (1, 1, false), (2, 5, true), (2, 1, true)];
+    let mut values: Vec<String> =
+        history.iter().map(|(h, ago, up)| format!("('127.0.0.{h}', now() - interval '{ago} hours', {up})")).collect();
+    values.push("('127.0.0.3', now() - interval '30 hours', false)".into());
+    pg.query(&format!("INSERT INTO pinger_data (host, ping_timestamp, result) VALUES {}", values.join(",")));
+    let report = |args: &[&str]| {
+        let out = run(pinger().arg("report").args(args).env("DATABASE_URL", pg.url()));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let least: Vec<serde_json::Value> =
+        report(&["--since", "24h", "--format", "json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(least.len(), 2, "the host seen only 30 h ago is outside the window");
+    assert_eq!(
+        (least[0]["host"].as_str(), least[0]["checks"].as_i64(), least[0]["failures"].as_i64()),
+        (Some("127.0.0.1"), Some(5), Some(3))
+    );
+    assert_eq!(least[0]["availability_pct"].as_f64(), Some(40.0));
+    assert_eq!((least[0]["up_now"].as_bool(), least[1]["availability_pct"].as_f64()), (Some(false), Some(100.0)));
+    let one: serde_json::Value = serde_json::from_str(report(&["127.0.0.1", "--format", "json"]).trim()).unwrap();
+    assert_eq!((one["checks"].as_i64(), one["failures"].as_i64()), (Some(5), Some(3)));
+    assert_eq!(one["history"].as_array().unwrap().len(), 5);
+    let outages = one["outages"].as_array().unwrap();
+    assert_eq!(outages.len(), 2, "{one}");
+    assert!(
+        outages[0]["ended_at"].is_null() && outages[0]["failed_checks"] == 1,
+        "the newest is still going on: {one}"
+    );
+    assert_eq!((outages[1]["failed_checks"].as_i64(), outages[1]["duration_s"].as_f64()), (Some(2), Some(7200.0)));
+    // The table form names the host and its availability.
+    let table = report(&["127.0.0.1"]);
+    assert!(table.contains("5 checks, 3 failed, availability 40.00%"), "{table}");
+}

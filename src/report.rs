@@ -1,0 +1,190 @@
+//! `pinger report`: reads Postgres and prints the least available hosts over a window, or one host's history
+//! and outages, as a table or JSON. Every value is a bound parameter.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use argh::FromArgs;
+use postgres::NoTls;
+use serde_json::json;
+
+use crate::config::{postgres_from, ConfigError, Env};
+
+/// Report availability from the Postgres that pinger writes to.
+#[derive(FromArgs, Debug)]
+pub struct ReportCli {
+    /// one host's history and outages (an IP address); without it, the least available hosts
+    #[argh(positional)]
+    pub host: Option<String>,
+
+    /// the window to report on, back from now (default 24h; e.g. 7d, 90m)
+    #[argh(option)]
+    pub since: Option<String>,
+
+    /// rows to show (default 20)
+    #[argh(option)]
+    pub limit: Option<i64>,
+
+    /// table or json (default table)
+    #[argh(option)]
+    pub format: Option<String>,
+
+    /// postgres connection string (default: env DATABASE_URL, or POSTGRES_*)
+    #[argh(option)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Postgres(String),
+}
+
+fn ts(t: Option<SystemTime>) -> String {
+    t.map_or_else(|| "-".into(), |t| humantime::format_rfc3339_seconds(t).to_string())
+}
+
+/// Runs the report; the output goes to `out`.
+pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), ReportError> {
+    let since = humantime::parse_duration(cli.since.as_deref().unwrap_or("24h"))
+        .map_err(|_| ConfigError(format!("--since takes a duration like 24h or 7d, not {:?}", cli.since)))?;
+    let json = match cli.format.as_deref() {
+        None | Some("table") => false,
+        Some("json") => true,
+        Some(f) => return Err(ConfigError(format!("unknown format {f:?}: use table or json")).into()),
+    };
+    let limit = cli.limit.unwrap_or(20).max(1);
+    let host: Option<IpAddr> = match &cli.host {
+        None => None,
+        Some(h) => Some(h.parse().map_err(|_| ConfigError(format!("not an IP address: {h:?}")))?),
+    };
+    let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(5))?
+        .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
+    let target = crate::store::postgres::describe(&cfg);
+    let pg_err = |e: postgres::Error| {
+        let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+        ReportError::Postgres(format!("postgres {target}: {why}"))
+    };
+    let mut client = cfg.connect(NoTls).map_err(pg_err)?;
+    let secs = since.as_secs_f64();
+    let w = |r: std::io::Result<()>| r.map_err(|e| ReportError::Postgres(format!("writing the report: {e}")));
+    match host {
+        None => {
+            let rows = client
+                .query(
+                    "SELECT host(host), checks, failures, availability_pct::float8, last_alive, last_status_change, \
+                     last_result FROM host_availability(now() - make_interval(secs => $1)) \
+                     ORDER BY availability_pct, failures DESC, host LIMIT $2",
+                    &[&secs, &limit],
+                )
+                .map_err(pg_err)?;
+            if json {
+                for r in &rows {
+                    let v = json!({
+                        "host": r.get::<_, String>(0), "checks": r.get::<_, i64>(1), "failures": r.get::<_, i64>(2),
+                        "availability_pct": r.get::<_, f64>(3),
+                        "last_alive": r.get::<_, Option<SystemTime>>(4).map(|t| ts(Some(t))),
+                        "last_status_change": r.get::<_, Option<SystemTime>>(5).map(|t| ts(Some(t))),
+                        "up_now": r.get::<_, bool>(6),
+                    });
+                    w(writeln!(out, "{v}"))?;
+                }
+            } else {
+                w(writeln!(
+                    out,
+                    "{:<39}  {:>7}  {:>8}  {:>7}  {:<20}  {:<20}  NOW",
+                    "HOST", "CHECKS", "FAILURES", "AVAIL%", "LAST ALIVE", "LAST CHANGE"
+                ))?;
+                for r in &rows {
+                    w(writeln!(
+                        out,
+                        "{:<39}  {:>7}  {:>8}  {:>7.2}  {:<20}  {:<20}  {}",
+                        r.get::<_, String>(0),
+                        r.get::<_, i64>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, f64>(3),
+                        ts(r.get(4)),
+                        ts(r.get(5)),
+                        if r.get::<_, bool>(6) { "up" } else { "down" }
+                    ))?;
+                }
+            }
+        }
+        Some(ip) => {
+            let window = "now() - make_interval(secs => $2)";
+            let summary = client
+                .query_opt(
+                    &format!("SELECT checks, failures, availability_pct::float8 FROM host_availability({window}) WHERE host = $1"),
+                    &[&ip, &secs],
+                )
+                .map_err(pg_err)?;
+            let history = client
+                .query(
+                    &format!(
+                        "SELECT ping_timestamp, status, rtt_ms FROM pinger_data WHERE host = $1 AND ping_timestamp >= {window} \
+                         ORDER BY ping_timestamp DESC LIMIT $3"
+                    ),
+                    &[&ip, &secs, &limit],
+                )
+                .map_err(pg_err)?;
+            let outages = client
+                .query(
+                    &format!(
+                        "SELECT started_at, ended_at, failed_checks, extract(epoch FROM duration)::float8 FROM host_outages \
+                         WHERE host = $1 AND (ended_at IS NULL OR ended_at >= {window}) ORDER BY started_at DESC LIMIT $3"
+                    ),
+                    &[&ip, &secs, &limit],
+                )
+                .map_err(pg_err)?;
+            let (checks, failures, pct) =
+                summary.map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
+            if json {
+                let v = json!({
+                    "host": ip.to_string(), "checks": checks, "failures": failures,
+                    "availability_pct": if pct.is_nan() { None } else { Some(pct) },
+                    "history": history.iter().map(|r| json!({
+                        "at": ts(r.get(0)), "status": r.get::<_, Option<String>>(1), "rtt_ms": r.get::<_, Option<f64>>(2),
+                    })).collect::<Vec<_>>(),
+                    "outages": outages.iter().map(|r| json!({
+                        "started_at": ts(r.get(0)), "ended_at": r.get::<_, Option<SystemTime>>(1).map(|t| ts(Some(t))),
+                        "failed_checks": r.get::<_, i64>(2), "duration_s": r.get::<_, Option<f64>>(3),
+                    })).collect::<Vec<_>>(),
+                });
+                w(writeln!(out, "{v}"))?;
+            } else {
+                w(writeln!(
+                    out,
+                    "{ip}: {checks} checks, {failures} failed, availability {pct:.2}% over {}",
+                    cli.since.as_deref().unwrap_or("24h")
+                ))?;
+                w(writeln!(out, "\noutages (newest first):"))?;
+                for r in &outages {
+                    let dur = r.get::<_, Option<f64>>(3).map_or("ongoing".into(), |s| {
+                        humantime::format_duration(Duration::from_secs(s as u64)).to_string()
+                    });
+                    w(writeln!(
+                        out,
+                        "  {}  to  {:<20}  {:>4} failed checks  {dur}",
+                        ts(r.get(0)),
+                        ts(r.get(1)),
+                        r.get::<_, i64>(2)
+                    ))?;
+                }
+                w(writeln!(out, "\nhistory (newest first):"))?;
+                for r in &history {
+                    let rtt = r.get::<_, Option<f64>>(2).map_or("-".into(), |v| format!("{v:.3} ms"));
+                    w(writeln!(
+                        out,
+                        "  {}  {:<11}  {rtt}",
+                        ts(r.get(0)),
+                        r.get::<_, Option<String>>(1).unwrap_or_default()
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
