@@ -114,6 +114,10 @@ pub struct Cli {
     #[argh(option)]
     pub every: Option<String>,
 
+    /// when started as root: the user to run as once the raw socket is open
+    #[argh(option)]
+    pub user: Option<String>,
+
     /// no progress bar on stderr
     #[argh(switch)]
     pub no_progress: bool,

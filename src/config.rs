@@ -175,6 +175,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Continuous mode: a sweep starts every this long.
     pub every: Option<Duration>,
+    /// Drop to this user after opening the raw socket.
+    pub user: Option<String>,
 }
 
 fn ms(flag: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration, ConfigError> {
@@ -261,6 +263,7 @@ impl Config {
         };
         Ok(Config {
             every,
+            user: cli.user.clone(),
             targets,
             url,
             resolve_timeout: Duration::from_secs(cli.resolve_timeout.unwrap_or(5)),

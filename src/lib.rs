@@ -17,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod outcome;
 pub mod output;
+pub mod privileges;
 pub mod probe;
 pub mod report;
 pub mod socket;
@@ -56,6 +57,8 @@ pub enum Error {
     Random(getrandom::Error),
     #[error("{0}")]
     StoreRefused(String),
+    #[error(transparent)]
+    Privileges(#[from] privileges::PrivilegeError),
     #[error("cannot use the spool directory, so results could be lost if Postgres fails: {0}")]
     Spool(#[from] store::spool::SpoolError),
 }
@@ -64,7 +67,7 @@ impl Error {
     /// The process exit code (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) | Error::Spool(_) => 2,
+            Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) | Error::Spool(_) | Error::Privileges(_) => 2,
             Error::NoTargets | Error::NoList(_) => 3,
             Error::Socket(socket::SocketError::NoPermission { .. }) => 4,
             Error::StoreRefused(_) => 6,
@@ -216,9 +219,11 @@ fn stopping() -> bool {
 pub fn run_every(cfg: Config) -> Result<Summary, Error> {
     let every = cfg.every.unwrap_or(std::time::Duration::from_secs(60));
     let mut all_stored = true;
+    // One socket for every sweep: it is opened before privileges are dropped (--user).
+    let mut sock = None;
     loop {
         let started = Instant::now();
-        let mut summary = run(cfg.clone())?;
+        let mut summary = run_on(cfg.clone(), &mut sock)?;
         all_stored &= summary.all_stored();
         while !stopping() && started.elapsed() < every {
             std::thread::sleep((every - started.elapsed()).min(std::time::Duration::from_millis(100)));
@@ -233,6 +238,11 @@ pub fn run_every(cfg: Config) -> Result<Summary, Error> {
 
 /// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
 pub fn run(cfg: Config) -> Result<Summary, Error> {
+    run_on(cfg, &mut None)
+}
+
+/// A sweep on `sock`, opening it (and then dropping privileges, with `--user`) if it is not open yet.
+fn run_on(cfg: Config, sock: &mut Option<(socket::IcmpSocket, socket::SocketInfo)>) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
     let (hosts, list, origin) = collect_targets(&cfg)?;
@@ -247,7 +257,14 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         return Err(Error::NoTargets);
     }
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
-    let (sock, info) = socket::IcmpSocket::open_v4((total_probes * 1024).clamp(1 << 20, 64 << 20))?;
+    if sock.is_none() {
+        *sock = Some(socket::IcmpSocket::open_v4((total_probes * 1024).clamp(1 << 20, 64 << 20))?);
+        if let Some(user) = &cfg.user {
+            let (uid, gid) = privileges::drop_to(user)?;
+            eprintln!("pinger: running as {user} (uid {uid}, gid {gid}) after opening the raw socket");
+        }
+    }
+    let (sock, info) = sock.as_ref().map(|(s, i)| (s, *i)).expect("opened above");
     let mut clock = engine::Clock::default();
     let key = Key::random().map_err(Error::Random)?;
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
@@ -281,7 +298,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
         redis_on: cfg.store.redis.is_some(),
         ..Summary::default()
     };
-    let swept = engine::sweep(&sock, &mut prober, &mut clock, &STOP, |batch| {
+    let swept = engine::sweep(sock, &mut prober, &mut clock, &STOP, |batch| {
         for r in batch.iter() {
             match r.status {
                 Status::Alive => summary.alive += 1,

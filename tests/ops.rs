@@ -146,3 +146,18 @@ fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
     let table = report(&["127.0.0.1"]);
     assert!(table.contains("5 checks, 3 failed, availability 40.00%"), "{table}");
 }
+
+#[test]
+fn started_as_root_with_user_pinger_drops_to_that_user_once_its_socket_is_open() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--user", "nobody", "--format", "json", "--no-store"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("running as nobody (uid 65534"), "{err}");
+    assert!(results_by_host(&out).values().all(|h| h["status"] == "alive"));
+    let bad = run(pinger().args(["127.0.0.1", "--user", "no-such-user-here"]));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("no such user"), "{}", stderr(&bad));
+}

@@ -1,0 +1,45 @@
+//! Dropping root: after the raw socket is open, `--user NAME` makes the process that user (its primary group, no
+//! supplementary groups), so that parsing, HTTP, and the stores never run as root.
+
+use std::ffi::CString;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error("--user {0}: no such user")]
+    NoSuchUser(String),
+    #[error("--user {user}: cannot switch ({what}): {source}")]
+    Switch { user: String, what: &'static str, source: std::io::Error },
+    #[error("--user {0}: still root after switching; refusing to go on")]
+    StillRoot(String),
+}
+
+/// Switches the whole process to `user`; returns its uid and gid.
+pub fn drop_to(user: &str) -> Result<(u32, u32), PrivilegeError> {
+    let name = CString::new(user).map_err(|_| PrivilegeError::NoSuchUser(user.into()))?;
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r writes into `pw` and `buf`, both alive and sized as passed.
+    let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() {
+        return Err(PrivilegeError::NoSuchUser(user.into()));
+    }
+    let (uid, gid) = (pw.pw_uid, pw.pw_gid);
+    let fail = |what| PrivilegeError::Switch { user: user.into(), what, source: std::io::Error::last_os_error() };
+    // SAFETY: plain syscalls with integer arguments; order matters (groups and gid while still root).
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(fail("setgroups"));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(fail("setgid"));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(fail("setuid"));
+        }
+        if uid != 0 && (libc::geteuid() == 0 || libc::setuid(0) == 0) {
+            return Err(PrivilegeError::StillRoot(user.into()));
+        }
+    }
+    Ok((uid, gid))
+}
