@@ -1,26 +1,66 @@
-# pinger: build, test, bench, lint. Every target that can send a packet carries the network guard.
-export PINGER_ALLOW := 127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32
+# pinger. Every target that can send a packet carries the network guard PINGER_ALLOW; on a production machine
+# override it (make run PINGER_ALLOW=) to sweep the real list.
+PINGER_ALLOW ?= 127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32
+export PINGER_ALLOW
 
 CARGO ?= cargo
+COUNT ?= 1000
+PREFIX ?= /usr/local
+ADMINER_PORT ?= 8080
 
-.PHONY: build test bench lint sweep-loopback
+.PHONY: build test bench lint run rebuild_and_run ping services-up services-down demo install adminer compose-check
 
 build:
 	$(CARGO) build --release
 
-# The test command of the README and of CI (root: raw sockets).
+# The test command of the README and of CI (as root: raw sockets, namespaces, private Redis/PostgreSQL).
 test:
 	$(CARGO) test --release
 
-# Micro-benchmarks (criterion) and the whole-sweep comparison with fping and the bare baseline (root).
+# Micro-benchmarks, the writer benchmark, and the whole-sweep comparison with fping and the bare baseline (root).
 bench:
 	$(CARGO) bench --bench core
 	$(CARGO) bench --bench sweep
+	$(CARGO) bench --bench writer
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-# The README's first command: a loopback sweep.
-sweep-loopback: build
+# The original tool's targets: a sweep of COUNT hosts of the list (URL, then cache, then the shipped file) into
+# the stores configured in .env; rebuild first; and a quick loopback ping.
+run:
+	./target/release/pinger --count $(COUNT)
+
+rebuild_and_run: build run
+
+ping: build
 	./target/release/pinger 127.0.0.0/24
+
+# Redis and PostgreSQL on 127.0.0.1 (Docker Compose when a Docker engine answers, else Debian's packages).
+services-up:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+# The README's first command: build, start the stores, sweep 127.0.0.0/16 into them, show where to look.
+demo:
+	scripts/demo.sh
+
+# The binary with cap_net_raw (no root needed to run it) and the shipped list as the last-resort fallback.
+install: build
+	install -D -m 0755 target/release/pinger $(DESTDIR)$(PREFIX)/bin/pinger
+	setcap cap_net_raw+ep $(DESTDIR)$(PREFIX)/bin/pinger
+	install -D -m 0644 hosts $(DESTDIR)/usr/share/pinger/hosts
+
+# Adminer (Debian's package) on 127.0.0.1 only; open http://127.0.0.1:$(ADMINER_PORT)/adminer.php
+adminer:
+	@command -v php >/dev/null && test -f /usr/share/adminer/adminer.php || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq adminer php-cli php-pgsql)
+	php -S 127.0.0.1:$(ADMINER_PORT) -t /usr/share/adminer
+
+# docker-compose.yml checked without a Docker engine.
+compose-check:
+	tmp=$$(mktemp -d) && cp docker-compose.yml Dockerfile $$tmp/ && cp .env.example $$tmp/.env && \
+		docker-compose -f $$tmp/docker-compose.yml config -q && rm -rf $$tmp && echo "docker-compose.yml: valid"

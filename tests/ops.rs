@@ -161,3 +161,82 @@ fn started_as_root_with_user_pinger_drops_to_that_user_once_its_socket_is_open()
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no such user"), "{}", stderr(&bad));
 }
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn adminer_shows_the_rows_of_a_sweep_after_logging_in_over_http() {
+    if !have_root() {
+        return;
+    }
+    assert!(
+        std::path::Path::new("/usr/share/adminer/adminer.php").exists(),
+        "Debian's adminer package (with php-cli, php-pgsql) is needed; CI installs it"
+    );
+    let pg = PgServer::start("adminer");
+    let out = run(pinger()
+        .args(["127.0.0.0/28", "--format", "none"])
+        .env("DATABASE_URL", pg.url())
+        .arg("--spool-dir")
+        .arg(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("spool-adminer")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sweep = pg.query("SELECT id FROM sweeps");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _php = KillOnDrop(
+        std::process::Command::new("php")
+            .args(["-S", &format!("127.0.0.1:{port}"), "-t", "/usr/share/adminer"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("php"),
+    );
+    let base = format!("http://127.0.0.1:{port}/adminer.php");
+    let jar = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("adminer-cookies");
+    let _ = std::fs::remove_file(&jar);
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--retry", "20", "--retry-connrefused", "--retry-delay", "0", "-c"])
+            .arg(&jar)
+            .arg("-b")
+            .arg(&jar)
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    curl(&[&base]);
+    let login = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-urlencode",
+        "auth[driver]=pgsql",
+        "--data-urlencode",
+        &format!("auth[server]=127.0.0.1:{}", pg.port),
+        "--data-urlencode",
+        "auth[username]=postgres",
+        "--data-urlencode",
+        &format!("auth[password]={}", common::stores::PG_PASSWORD),
+        "--data-urlencode",
+        "auth[db]=pinger",
+        &base,
+    ]);
+    assert_eq!(login, "302", "a successful login redirects");
+    let page = curl(&[&format!(
+        "{base}?pgsql=127.0.0.1:{}&username=postgres&db=pinger&ns=public&select=pinger_data",
+        pg.port
+    )]);
+    assert!(
+        page.contains("127.0.0.5") && page.contains(&sweep),
+        "the sweep's rows are on the page:\n{}",
+        &page[..page.len().min(2000)]
+    );
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Redis and PostgreSQL for pinger, on 127.0.0.1 only:
+#   scripts/services.sh up     start them (Docker Compose when a Docker engine answers; otherwise Debian's
+#                              packages, run as local processes with their data in .services/, kept across restarts)
+#   scripts/services.sh down   stop them (the data stays)
+# Settings come from .env (created from .env.example with a random password when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f .env ]; then
+  pw=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+  sed "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=$pw/" .env.example > .env
+  chmod 600 .env
+  echo "services: wrote .env with a new random Postgres password"
+fi
+set -a; . ./.env; set +a
+
+if docker info >/dev/null 2>&1; then
+  case "${1:-up}" in
+    up) docker compose up -d --wait postgres redis adminer ;;
+    down) docker compose stop postgres redis adminer ;;
+  esac
+  exit 0
+fi
+
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+data=$PWD/.services
+case "${1:-up}" in
+  up)
+    if [ -z "$pgbin" ] || ! command -v redis-server >/dev/null; then
+      [ "$(id -u)" -eq 0 ] || { echo "services: install postgresql and redis-server (as root)" >&2; exit 1; }
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+      pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    fi
+    mkdir -p "$data/redis"
+    if [ ! -f "$data/pg/PG_VERSION" ]; then
+      mkdir -p "$data/pg"; chown postgres: "$data/pg"; chmod 700 "$data/pg"
+      pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"; chown postgres: "$pwfile"
+      runuser -u postgres -- "$pgbin/initdb" -D "$data/pg" -U "$POSTGRES_USER" -A scram-sha-256 --pwfile="$pwfile" >/dev/null
+      rm -f "$pwfile"
+    fi
+    if ! runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" status >/dev/null 2>&1; then
+      runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" -w -l "$data/pg/log" \
+        -o "-p $POSTGRES_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+    fi
+    PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -Atqc \
+      "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DB'" | grep -q 1 ||
+      PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" "$POSTGRES_DB"
+    if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+      redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$data/redis" \
+        --appendonly yes --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log"
+      for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    fi
+    echo "services: postgres on 127.0.0.1:$POSTGRES_PORT (database $POSTGRES_DB), redis on 127.0.0.1:$REDIS_PORT"
+    ;;
+  down)
+    [ -n "$pgbin" ] && [ -f "$data/pg/PG_VERSION" ] &&
+      runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null 2>&1 || true
+    redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+    echo "services: stopped (data kept in .services/)"
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
