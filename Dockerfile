@@ -1,5 +1,5 @@
 # pinger in a container: built in one stage, run in a small one as a non-root user that holds only cap_net_raw.
-FROM rust:1.85-bookworm AS build
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src

@@ -31,8 +31,9 @@ fn main() -> ExitCode {
         println!("pinger {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    // The original tool's deployments keep their settings in .env; a missing file is fine.
-    let _ = dotenvy::dotenv();
+    // The original tool's deployments keep their settings in .env in the working directory (only there: a
+    // parent directory's .env is not this run's business); a missing file is fine.
+    let _ = dotenvy::from_path(std::path::Path::new(".env"));
     if let Err(e) = pinger::install_signal_handlers() {
         eprintln!("pinger: warning: cannot catch SIGINT/SIGTERM ({e}); a signal will end pinger at once");
     }
@@ -67,7 +68,7 @@ fn report(name: &str, args: &[&str]) -> ExitCode {
             };
         }
     };
-    let _ = dotenvy::dotenv();
+    let _ = dotenvy::from_path(std::path::Path::new(".env"));
     match pinger::report::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
