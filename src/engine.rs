@@ -16,7 +16,23 @@ use crate::probe::{Prober, Transmit};
 use crate::socket::{clock_ns, IcmpSocket, RecvBatch, TxBuf, BATCH};
 use crate::time::Time;
 
-const SOCKET: Token = Token(0);
+/// The sweep's raw sockets: one per address family that the list holds.
+#[derive(Default)]
+pub struct Sockets {
+    pub v4: Option<IcmpSocket>,
+    pub v6: Option<IcmpSocket>,
+}
+
+impl Sockets {
+    fn all(&self) -> impl Iterator<Item = &IcmpSocket> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+
+    /// The receive buffer the kernel granted (the larger of the two sockets').
+    pub fn rcvbuf(&self) -> usize {
+        self.all().map(IcmpSocket::recv_buffer).max().unwrap_or(0)
+    }
+}
 /// How long to wait before retrying after the kernel ran out of buffers (ENOBUFS gives no readiness event).
 const BACKOFF: Duration = Duration::from_millis(1);
 pub const HANDOVER_HOSTS: usize = 4096;
@@ -92,27 +108,30 @@ pub enum EngineError {
 /// `stop` (set by SIGINT/SIGTERM) ends the sweep early: hosts already final are handed over, the rest are not
 /// reported.
 pub fn sweep(
-    sock: &IcmpSocket,
+    socks: &Sockets,
     prober: &mut Prober,
     clock: &mut Clock,
     stop: &std::sync::atomic::AtomicBool,
     mut on_results: impl FnMut(&mut Vec<HostResult>),
 ) -> Result<(), EngineError> {
     let mut poll = Poll::new().map_err(EngineError::Poll)?;
-    let fd = sock.raw_fd();
+    let fds: Vec<std::os::fd::RawFd> = socks.all().map(IcmpSocket::raw_fd).collect();
     // The socket is registered with epoll only while the loop sleeps: a registered socket costs the kernel an
     // epoll callback (a lock and a wake-up) for every packet it queues and every send buffer it frees, which is
     // 5-10% of a loopback sweep. While the loop is busy sending it drains the socket after each batch anyway.
     let mut registered = false;
     let mut events = Events::with_capacity(8);
     let mut rx = RecvBatch::default();
-    let mut tx = TxBatch::default();
+    let mut tx = [TxBatch::default(), TxBatch::default()];
+    let mut scratch: TxBuf = [0; 64];
     let mut done = Vec::with_capacity(HANDOVER_HOSTS);
     let mut handed_over = clock.now();
     while !prober.is_done() && !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        drain(sock, prober, clock, &mut rx)?;
+        for sock in socks.all() {
+            drain(sock, prober, clock, &mut rx)?;
+        }
         prober.handle_timeout(clock.now());
-        let blocked = send(sock, prober, clock, &mut tx);
+        let blocked = send(socks, prober, clock, &mut tx, &mut scratch);
         done.extend(std::iter::from_fn(|| prober.poll_result()));
         let now = clock.now();
         if prober.is_done() || done.len() >= HANDOVER_HOSTS || now.since(handed_over) >= HANDOVER_EVERY {
@@ -135,18 +154,24 @@ pub fn sweep(
             wait = Some(wait.map_or(BACKOFF, |w| w.min(BACKOFF)));
         } else if wait == Some(Duration::ZERO) {
             if registered {
-                poll.registry().deregister(&mut SourceFd(&fd)).map_err(EngineError::Poll)?;
+                for fd in &fds {
+                    poll.registry().deregister(&mut SourceFd(fd)).map_err(EngineError::Poll)?;
+                }
                 registered = false;
             }
             continue; // more to send right now: skip the poll syscall
         }
         if !registered {
-            poll.registry().register(&mut SourceFd(&fd), SOCKET, Interest::READABLE).map_err(EngineError::Poll)?;
+            for (i, fd) in fds.iter().enumerate() {
+                poll.registry().register(&mut SourceFd(fd), Token(i), Interest::READABLE).map_err(EngineError::Poll)?;
+            }
             registered = true;
             // A packet may have arrived since the drain, before the registration: look before sleeping, and if
             // anything came, go round again (it may have set an earlier wake-up than `wait`).
             let before = prober.stats().received;
-            drain(sock, prober, clock, &mut rx)?;
+            for sock in socks.all() {
+                drain(sock, prober, clock, &mut rx)?;
+            }
             if prober.stats().received != before {
                 continue;
             }
@@ -183,6 +208,7 @@ fn drain(sock: &IcmpSocket, prober: &mut Prober, clock: &mut Clock, rx: &mut Rec
     }
 }
 
+/// Echo requests of one family waiting for one sendmmsg.
 #[derive(Default)]
 struct TxBatch {
     bufs: Vec<TxBuf>,
@@ -191,40 +217,57 @@ struct TxBatch {
     sent: Vec<Transmit>,
 }
 
-/// Sends one batch. Returns true when the kernel pushed back and the caller should wait before sending more.
-fn send(sock: &IcmpSocket, prober: &mut Prober, clock: &Clock, tx: &mut TxBatch) -> bool {
-    if tx.bufs.is_empty() {
-        tx.bufs = vec![[0; 64]; BATCH];
+impl TxBatch {
+    fn clear(&mut self) {
+        if self.bufs.is_empty() {
+            self.bufs = vec![[0; 64]; BATCH];
+        }
+        self.lens.clear();
+        self.dsts.clear();
+        self.sent.clear();
     }
-    tx.lens.clear();
-    tx.dsts.clear();
-    tx.sent.clear();
-    while tx.sent.len() < BATCH {
-        let i = tx.sent.len();
-        let Some(t) = prober.poll_transmit(clock.now(), &mut tx.bufs[i]) else { break };
-        tx.lens.push(t.len);
-        tx.dsts.push(t.dst);
-        tx.sent.push(t);
+}
+
+/// Sends one batch per family. Returns true when the kernel pushed back and the caller should wait before
+/// sending more.
+fn send(socks: &Sockets, prober: &mut Prober, clock: &Clock, tx: &mut [TxBatch; 2], scratch: &mut TxBuf) -> bool {
+    tx[0].clear();
+    tx[1].clear();
+    while tx[0].sent.len() < BATCH && tx[1].sent.len() < BATCH {
+        let Some(t) = prober.poll_transmit(clock.now(), scratch) else { break };
+        let b = &mut tx[usize::from(t.dst.is_ipv6())];
+        let i = b.sent.len();
+        b.bufs[i][..t.len].copy_from_slice(&scratch[..t.len]);
+        b.lens.push(t.len);
+        b.dsts.push(t.dst);
+        b.sent.push(t);
     }
-    let mut start = 0;
-    while start < tx.sent.len() {
-        let (n, err) = sock.send_batch(&tx.bufs[start..], &tx.lens[start..], &tx.dsts[start..]);
-        start += n;
-        let Some(e) = err else { continue };
-        match e.raw_os_error() {
-            Some(libc::EAGAIN | libc::ENOBUFS) => {
-                // Put the unsent back in their order: the last deferred goes to the front of the queue first.
-                for t in tx.sent[start..].iter().rev() {
-                    prober.defer(t.tag);
+    let mut blocked = false;
+    for (b, sock) in tx.iter().zip([socks.v4.as_ref(), socks.v6.as_ref()]) {
+        let mut start = 0;
+        while start < b.sent.len() {
+            let (n, err) = match sock {
+                Some(sock) => sock.send_batch(&b.bufs[start..], &b.lens[start..], &b.dsts[start..]),
+                None => (0, Some(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT))),
+            };
+            start += n;
+            let Some(e) = err else { continue };
+            match e.raw_os_error() {
+                Some(libc::EAGAIN | libc::ENOBUFS) => {
+                    // Put the unsent back in their order: the last deferred goes to the front of the queue first.
+                    for t in b.sent[start..].iter().rev() {
+                        prober.defer(t.tag);
+                    }
+                    blocked = true;
+                    break;
                 }
-                return true;
-            }
-            errno => {
-                // This destination cannot be sent to (no route, forbidden): the host is unreachable from here.
-                prober.send_failed(clock.now(), tx.sent[start].tag, errno.unwrap_or(libc::EIO));
-                start += 1;
+                errno => {
+                    // This destination cannot be sent to (no route, forbidden): the host is unreachable from here.
+                    prober.send_failed(clock.now(), b.sent[start].tag, errno.unwrap_or(libc::EIO));
+                    start += 1;
+                }
             }
         }
     }
-    false
+    blocked
 }

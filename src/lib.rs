@@ -220,7 +220,7 @@ pub fn run_every(cfg: Config) -> Result<Summary, Error> {
     let every = cfg.every.unwrap_or(std::time::Duration::from_secs(60));
     let mut all_stored = true;
     // One socket for every sweep: it is opened before privileges are dropped (--user).
-    let mut sock = None;
+    let mut sock = None::<engine::Sockets>;
     loop {
         let started = Instant::now();
         let mut summary = run_on(cfg.clone(), &mut sock)?;
@@ -242,7 +242,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
 }
 
 /// A sweep on `sock`, opening it (and then dropping privileges, with `--user`) if it is not open yet.
-fn run_on(cfg: Config, sock: &mut Option<(socket::IcmpSocket, socket::SocketInfo)>) -> Result<Summary, Error> {
+fn run_on(cfg: Config, sock: &mut Option<engine::Sockets>) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
     let (hosts, list, origin) = collect_targets(&cfg)?;
@@ -258,13 +258,19 @@ fn run_on(cfg: Config, sock: &mut Option<(socket::IcmpSocket, socket::SocketInfo
     }
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
     if sock.is_none() {
-        *sock = Some(socket::IcmpSocket::open_v4((total_probes * 1024).clamp(1 << 20, 64 << 20))?);
+        let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
+        let v4 = total_probes - v6;
+        let size = |n: usize| (n * 1024).clamp(1 << 20, 64 << 20);
+        *sock = Some(engine::Sockets {
+            v4: if v4 > 0 { Some(socket::IcmpSocket::open_v4(size(v4))?.0) } else { None },
+            v6: if v6 > 0 { Some(socket::IcmpSocket::open_v6(size(v6))?.0) } else { None },
+        });
         if let Some(user) = &cfg.user {
             let (uid, gid) = privileges::drop_to(user)?;
             eprintln!("pinger: running as {user} (uid {uid}, gid {gid}) after opening the raw socket");
         }
     }
-    let (sock, info) = sock.as_ref().map(|(s, i)| (s, *i)).expect("opened above");
+    let socks = sock.as_ref().expect("opened above");
     let mut clock = engine::Clock::default();
     let key = Key::random().map_err(Error::Random)?;
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
@@ -286,19 +292,19 @@ fn run_on(cfg: Config, sock: &mut Option<(socket::IcmpSocket, socket::SocketInfo
     };
     let offset = clock.to_unix_ns(time::Time::ZERO);
     let writer = start_writer(&cfg, sweep.clone(), offset)?;
-    let ipv6 = false;
+    let ipv6 = prober.has_ipv6();
     let printer = output::spawn(cfg.format, n, ipv6, cfg.progress, offset);
     let mut summary = Summary {
         hosts: n,
         list,
         origin,
-        rcvbuf: info.rcvbuf,
+        rcvbuf: socks.rcvbuf(),
         sweep_id: Some(sweep.id),
         postgres_on: cfg.store.postgres.is_some(),
         redis_on: cfg.store.redis.is_some(),
         ..Summary::default()
     };
-    let swept = engine::sweep(sock, &mut prober, &mut clock, &STOP, |batch| {
+    let swept = engine::sweep(socks, &mut prober, &mut clock, &STOP, |batch| {
         for r in batch.iter() {
             match r.status {
                 Status::Alive => summary.alive += 1,
@@ -344,7 +350,7 @@ pub fn print_summary(s: &Summary) {
     let _ = writeln!(
         e,
         "pinger: {} hosts: {} alive, {} timeout, {} unreachable; skipped {} (reserved {}, outside allow list {}, \
-         IPv6 {}); invalid lines {}; unresolved names {}; duplicate entries {}{}",
+         IPv6 blocks over /96 {}); invalid lines {}; unresolved names {}; duplicate entries {}{}",
         s.hosts,
         s.alive,
         s.timeout,

@@ -54,20 +54,37 @@ fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> 
 impl IcmpSocket {
     /// Opens the one IPv4 raw ICMP socket of a sweep, asking for a receive buffer of `rcvbuf` bytes.
     pub fn open_v4(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
-        let sock =
-            Socket::new_raw(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| match e.raw_os_error() {
-                Some(libc::EPERM | libc::EACCES) => SocketError::NoPermission {
-                    exe: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "pinger".into()),
-                },
-                _ => SocketError::Open(e),
-            })?;
+        IcmpSocket::open(false, rcvbuf)
+    }
+
+    /// Opens the one raw ICMPv6 socket of a sweep.
+    pub fn open_v6(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+        IcmpSocket::open(true, rcvbuf)
+    }
+
+    fn open(v6: bool, rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+        let (domain, proto) = if v6 { (Domain::IPV6, Protocol::ICMPV6) } else { (Domain::IPV4, Protocol::ICMPV4) };
+        let sock = Socket::new_raw(domain, Type::RAW, Some(proto)).map_err(|e| match e.raw_os_error() {
+            Some(libc::EPERM | libc::EACCES) => SocketError::NoPermission {
+                exe: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "pinger".into()),
+            },
+            _ => SocketError::Open(e),
+        })?;
         let fd = sock.as_raw_fd();
         let opt = |what, r: io::Result<()>| r.map_err(|source| SocketError::Option { what, source });
         opt("O_NONBLOCK", sock.set_nonblocking(true))?;
         // Only echo replies and the errors we judge by; without this a raw socket on loopback also sees every
-        // echo request we send. A set bit filters its type out.
-        let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
-        opt("ICMP_FILTER", setsockopt(fd, libc::SOL_RAW, 1, &!pass))?;
+        // echo request we send (and, for IPv6, all neighbour discovery). A set bit filters its type out.
+        if v6 {
+            let mut filter = [u32::MAX; 8];
+            for t in [129u32, 1, 2, 3] {
+                filter[(t >> 5) as usize] &= !(1 << (t & 31));
+            }
+            opt("ICMP6_FILTER", setsockopt(fd, libc::IPPROTO_ICMPV6, 1, &filter))?;
+        } else {
+            let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+            opt("ICMP_FILTER", setsockopt(fd, libc::SOL_RAW, 1, &!pass))?;
+        }
         opt("SO_TIMESTAMPNS", setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32))?;
         let want = i32::try_from(rcvbuf).unwrap_or(i32::MAX);
         // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN; fall back to what is allowed.
@@ -81,27 +98,45 @@ impl IcmpSocket {
         Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted, forced }))
     }
 
+    pub fn recv_buffer(&self) -> usize {
+        self.sock.recv_buffer_size().unwrap_or(0)
+    }
+
     pub fn raw_fd(&self) -> RawFd {
         self.sock.as_raw_fd()
     }
 
-    /// Sends `packets` (bytes, destination) with as few syscalls as the kernel allows. Returns how many were
-    /// sent before the first failure, and that failure if any; the caller decides what the rest become.
+    /// Sends `packets` (bytes, destination) with as few syscalls as the kernel allows. Every destination must be of
+    /// this socket's family. Returns how many were sent before the first failure, and that failure if any; the
+    /// caller decides what the rest become.
     pub fn send_batch(&self, bufs: &[[u8; TX_BUF]], lens: &[usize], dsts: &[IpAddr]) -> (usize, Option<io::Error>) {
         let n = lens.len().min(BATCH);
         // SAFETY: plain C structs, zero is a valid value for each.
-        let mut addrs: [libc::sockaddr_in; BATCH] = unsafe { zeroed() };
+        let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..n {
-            let IpAddr::V4(a) = dsts[i] else {
-                return (i, Some(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
+            let len = match dsts[i] {
+                IpAddr::V4(a) => {
+                    // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in.
+                    let sin =
+                        unsafe { &mut *(&mut addrs[i] as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                    sin.sin_addr.s_addr = u32::from(a).to_be();
+                    size_of::<libc::sockaddr_in>()
+                }
+                IpAddr::V6(a) => {
+                    // SAFETY: as above, for a sockaddr_in6.
+                    let sin6 =
+                        unsafe { &mut *(&mut addrs[i] as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                    sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                    sin6.sin6_addr.s6_addr = a.octets();
+                    size_of::<libc::sockaddr_in6>()
+                }
             };
-            addrs[i].sin_family = libc::AF_INET as libc::sa_family_t;
-            addrs[i].sin_addr.s_addr = u32::from(a).to_be();
             iovs[i] = libc::iovec { iov_base: bufs[i].as_ptr() as *mut _, iov_len: lens[i] };
-            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in).cast();
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
+            msgs[i].msg_hdr.msg_namelen = len as libc::socklen_t;
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::io::BufRead;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -90,10 +90,14 @@ pub fn parse_cidr_list(s: &str) -> Result<Vec<Cidr>, BadEntry> {
 }
 
 /// Blocks never probed, whatever the list says.
-const RESERVED: [(Cidr, &str); 3] = [
+const RESERVED: [(Cidr, &str); 6] = [
     (Cidr { addr: IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)), prefix: 8 }, "\"this network\" (0.0.0.0/8)"),
     (Cidr { addr: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 0)), prefix: 4 }, "multicast (224.0.0.0/4)"),
     (Cidr { addr: IpAddr::V4(Ipv4Addr::new(240, 0, 0, 0)), prefix: 4 }, "reserved or broadcast (240.0.0.0/4)"),
+    (Cidr { addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED), prefix: 128 }, "unspecified (::)"),
+    (Cidr { addr: IpAddr::V6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0)), prefix: 8 }, "multicast (ff00::/8)"),
+    // Link-local addresses need an interface to mean anything; a list of hosts cannot say which.
+    (Cidr { addr: IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0)), prefix: 10 }, "link-local (fe80::/10)"),
 ];
 
 /// Which addresses may be probed: never the reserved blocks; and when allow lists are set, only addresses
@@ -107,7 +111,6 @@ pub struct Filter {
 pub enum Skip {
     Reserved,
     NotAllowed,
-    Ipv6,
 }
 
 impl Filter {
@@ -117,10 +120,6 @@ impl Filter {
         }
         if !self.allow.iter().all(|list| list.iter().any(|c| c.contains(ip))) {
             return Err(Skip::NotAllowed);
-        }
-        // Parsed and filtered like any other address, but this version has no ICMPv6 socket yet.
-        if ip.is_ipv6() {
-            return Err(Skip::Ipv6);
         }
         Ok(())
     }
@@ -136,6 +135,7 @@ pub struct ListReport {
     pub duplicates: usize,
     pub reserved: usize,
     pub not_allowed: usize,
+    /// IPv6 blocks larger than /96 (not expanded).
     pub ipv6: usize,
     /// `--count` was reached before the list ended.
     pub truncated: bool,
@@ -151,6 +151,8 @@ impl ListReport {
 }
 
 const EXAMPLES: usize = 5;
+/// IPv6 blocks are expanded down to /96 (4 billion addresses, with --count to take a part).
+const MIN_V6_PREFIX: u8 = 96;
 
 /// Is `s` a host name (RFC 1123 labels, a last label that is not all digits)?
 pub fn is_hostname(s: &str) -> bool {
@@ -237,7 +239,6 @@ impl Collector {
         match self.filter.check(ip) {
             Err(Skip::Reserved) => self.report.reserved += 1,
             Err(Skip::NotAllowed) => self.report.not_allowed += 1,
-            Err(Skip::Ipv6) => self.report.ipv6 += 1,
             Ok(()) => {
                 let fresh = match ip {
                     IpAddr::V4(a) => self.seen4.insert(a.into()),
@@ -264,9 +265,23 @@ impl Collector {
                 }
                 true
             }
-            _ if entry.addr.is_ipv6() && entry.prefix < 128 => {
-                // IPv6 blocks are counted (one entry) until the ICMPv6 socket lands.
+            _ if entry.addr.is_ipv6() && entry.prefix < MIN_V6_PREFIX => {
+                // A /64 holds 2^64 addresses: a block that large is a mistake, not a sweep.
                 self.report.ipv6 += 1;
+                true
+            }
+            _ if entry.addr.is_ipv6() && entry.prefix < 128 => {
+                let first = u128::from(match entry.addr {
+                    IpAddr::V6(a) => a,
+                    IpAddr::V4(_) => unreachable!("checked is_ipv6"),
+                });
+                let last = first | (u128::MAX >> entry.prefix);
+                // The first address of an IPv6 block is the subnet-router anycast address: skipped like fping.
+                for a in first + 1..=last {
+                    if !self.offer(IpAddr::V6(Ipv6Addr::from(a))) {
+                        return false;
+                    }
+                }
                 true
             }
             _ => self.offer(entry.addr),
@@ -394,8 +409,8 @@ mod tests {
             "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot an ip!\n127.0.0.3 # trailing comment\n\
                     127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
         let (hosts, r) = collect(text, None, Filter::default());
-        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.0.9"]);
-        assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 1, 11));
+        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "::1", "127.0.0.9"]);
+        assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 0, 11));
         assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not an ip!".into()));
         assert_eq!(r.invalid_examples[1].1, 8);
     }
@@ -420,6 +435,15 @@ mod tests {
         assert_eq!(f.check("198.18.2.3".parse().unwrap()), Err(Skip::NotAllowed));
         assert_eq!(f.check("255.255.255.255".parse().unwrap()), Err(Skip::Reserved));
         assert_eq!(f.check(Ipv4Addr::new(0, 1, 2, 3).into()), Err(Skip::Reserved));
+    }
+
+    #[test]
+    fn ipv6_blocks_expand_down_to_96_and_reserved_ipv6_is_skipped() {
+        let (hosts, r) = collect("2001:db8::/126\n2001:db8::/64\nff02::1\nfe80::1\n::\n", None, Filter::default());
+        assert_eq!(hosts, ["2001:db8::1", "2001:db8::2", "2001:db8::3"]);
+        assert_eq!((r.ipv6, r.reserved), (1, 3));
+        let (some, _) = collect("2001:db8::/96\n", Some(5), Filter::default());
+        assert_eq!(some.len(), 5);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, IpNumber, Ipv4HeaderSlice};
+use etherparse::{
+    IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Slice, IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice,
+};
 
 /// Bytes of echo data we send: magic, host index, probe number, send time and a keyed check value.
 pub const PAYLOAD_LEN: usize = 32;
@@ -66,6 +68,61 @@ pub fn emit_echo_v4(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) ->
     let sum = checksum(packet);
     packet[2..4].copy_from_slice(&sum.to_be_bytes());
     ECHO_LEN
+}
+
+const ICMP6_DEST_UNREACH: u8 = 1;
+const ICMP6_PACKET_TOO_BIG: u8 = 2;
+const ICMP6_TIME_EXCEEDED: u8 = 3;
+const ICMP6_ECHO_REQUEST: u8 = 128;
+const ICMP6_ECHO_REPLY: u8 = 129;
+
+/// Writes an ICMPv6 echo request into `buf`; returns its length. The checksum is left zero: on a raw ICMPv6
+/// socket the kernel computes it (it needs the source address, which only the kernel knows).
+pub fn emit_echo_v6(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) -> usize {
+    let packet = &mut buf[..ECHO_LEN];
+    packet[..4].copy_from_slice(&[ICMP6_ECHO_REQUEST, 0, 0, 0]);
+    packet[4..6].copy_from_slice(&id.to_be_bytes());
+    packet[6..8].copy_from_slice(&seq.to_be_bytes());
+    payload.write(&mut packet[8..]);
+    ECHO_LEN
+}
+
+/// Classifies what a raw ICMPv6 socket delivered: the ICMPv6 message alone (Linux strips the IPv6 header and
+/// has already verified the checksum, which covers a pseudo-header only the kernel sees).
+pub fn parse_v6(message: &[u8]) -> Result<Parsed<'_>, Reject> {
+    let icmp = Icmpv6Slice::from_slice(message).map_err(|_| Reject::Malformed)?;
+    let body = &icmp.slice()[8..];
+    let parsed = match icmp.type_u8() {
+        ICMP6_ECHO_REPLY if icmp.code_u8() == 0 => {
+            let echo = IcmpEchoHeader::from_bytes(icmp.bytes5to8());
+            Icmp::EchoReply { id: echo.id, seq: echo.seq, payload: body }
+        }
+        t @ (ICMP6_DEST_UNREACH | ICMP6_PACKET_TOO_BIG | ICMP6_TIME_EXCEEDED) => {
+            quoted_probe_v6(ErrorKind { icmp_type: t, code: icmp.code_u8() }, body)?
+        }
+        _ => return Err(Reject::OtherType),
+    };
+    Ok(Parsed { icmp: parsed, ip_options: false })
+}
+
+/// The IPv6 packet an ICMPv6 error quotes: it must be an echo request straight after the IPv6 header.
+fn quoted_probe_v6(kind: ErrorKind, quote: &[u8]) -> Result<Icmp<'_>, Reject> {
+    let ip = Ipv6HeaderSlice::from_slice(quote).map_err(|_| Reject::Malformed)?;
+    if ip.next_header() != IpNumber::IPV6_ICMP {
+        return Err(Reject::ForeignQuote);
+    }
+    let inner = &quote[40..];
+    let head: &[u8; 8] = inner.get(..8).and_then(|h| h.try_into().ok()).ok_or(Reject::Malformed)?;
+    if head[0] != ICMP6_ECHO_REQUEST || head[1] != 0 {
+        return Err(Reject::ForeignQuote);
+    }
+    Ok(Icmp::Error {
+        kind,
+        probe_dst: IpAddr::V6(ip.destination_addr()),
+        id: u16::from_be_bytes([head[4], head[5]]),
+        seq: u16::from_be_bytes([head[6], head[7]]),
+        quoted_payload: &inner[8..],
+    })
 }
 
 /// The ICMP error kinds that make a host `unreachable`.
@@ -225,9 +282,51 @@ pub fn icmp_error_v4(kind: ErrorKind, quoted: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Turns an ICMPv6 echo request into the reply a host would send (type 129; the checksum is the kernel's job).
+pub fn echo_reply_v6_for(request: &[u8]) -> Vec<u8> {
+    let mut r = request.to_vec();
+    r[0] = ICMP6_ECHO_REPLY;
+    r
+}
+
+/// An IPv6 header (40 bytes) for `payload_len` bytes of ICMPv6 from `src` to `dst` (for quotes in tests).
+pub fn ipv6_header(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, payload_len: u16) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&payload_len.to_be_bytes());
+    h.extend_from_slice(&[58, 64]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn icmpv6_replies_and_errors_quoting_a_probe_are_read() {
+        let mut buf = [0u8; ECHO_LEN];
+        let p = EchoPayload { host: 3, probe: 0, sent_ns: 5, mac: 9 };
+        let n = emit_echo_v6(&mut buf, 0xabcd, 0x0102, &p);
+        let req = buf[..n].to_vec();
+        let reply = echo_reply_v6_for(&req);
+        let Ok(Parsed { icmp: Icmp::EchoReply { id, seq, payload }, .. }) = parse_v6(&reply) else {
+            panic!("not a reply")
+        };
+        assert_eq!((id, seq, EchoPayload::parse(payload).unwrap().host), (0xabcd, 0x0102, 3));
+        let dst: std::net::Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let mut err = vec![1, 3, 0, 0, 0, 0, 0, 0];
+        err.extend_from_slice(&ipv6_header("2001:db8::1".parse().unwrap(), dst, n as u16));
+        err.extend_from_slice(&req);
+        let Ok(Parsed { icmp: Icmp::Error { kind, probe_dst, id, .. }, .. }) = parse_v6(&err) else {
+            panic!("not an error")
+        };
+        assert_eq!((kind.icmp_type, kind.code, probe_dst, id), (1, 3, IpAddr::V6(dst), 0xabcd));
+        for cut in 0..err.len() {
+            let _ = parse_v6(&err[..cut]);
+        }
+        assert_eq!(parse_v6(&[135, 0, 0, 0, 0, 0, 0, 0]), Err(Reject::OtherType));
+    }
 
     fn request() -> Vec<u8> {
         let mut buf = [0u8; ECHO_LEN];

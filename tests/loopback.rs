@@ -161,3 +161,17 @@ fn the_table_lists_every_host_under_a_header() {
         assert_eq!(&l[status_col..status_col + 5], "alive", "{text}");
     }
 }
+
+#[test]
+fn ipv6_loopback_answers_beside_ipv4_in_one_sweep() {
+    if !have_root() {
+        return;
+    }
+    let out = run(pinger().args(["::1", "127.0.0.1", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len(), 2);
+    for h in hosts.values() {
+        assert_eq!((h["status"].as_str(), h["received"].as_u64()), (Some("alive"), Some(1)), "{h}");
+    }
+}

@@ -217,15 +217,33 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
         .args((2..=200).map(|n| format!("198.18.20.{n}")).collect::<Vec<_>>()));
     let hosts = results_by_host(&out);
     assert_eq!(hosts.len(), 200);
+    // Judge pinger on the answers the responder sent on time: a late answer is the test machine's scheduling.
+    let late = sim.stats.lateness.lock().unwrap().clone();
+    let on_time = |ip: &Ipv4Addr| late.get(ip).is_some_and(|d| *d <= Duration::from_micros(100));
     let mut off = Vec::new();
     for (host, h) in &hosts {
-        let want = latency(host.parse().unwrap()).as_secs_f64() * 1000.0;
+        let ip: Ipv4Addr = host.parse().unwrap();
+        if !on_time(&ip) {
+            continue;
+        }
+        let want = latency(ip).as_secs_f64() * 1000.0;
         let got = h["rtt_ms"].as_f64().unwrap_or(f64::NAN);
         off.push(((got - want).abs(), host.clone(), got, want));
     }
+    assert!(
+        off.len() >= 180,
+        "the responder was late for {} of 200 answers: the machine is too busy to judge",
+        200 - off.len()
+    );
     off.sort_by(|a, b| a.0.total_cmp(&b.0));
     let within = off.iter().filter(|o| o.0 <= 0.5).count();
-    assert!(within * 100 >= hosts.len() * 99, "only {within} of 200 within 0.5 ms; worst: {:?}", &off[off.len() - 5..]);
+    eprintln!("rtt accuracy: {within} of {} on-time answers within 0.5 ms; worst {:?}", off.len(), off.last());
+    assert!(
+        within * 100 >= off.len() * 99,
+        "only {within} of {} within 0.5 ms; worst: {:?}",
+        off.len(),
+        &off[off.len() - 5..]
+    );
 }
 
 #[test]

@@ -146,6 +146,10 @@ impl Prober {
         })
     }
 
+    pub fn has_ipv6(&self) -> bool {
+        self.targets.iter().any(IpAddr::is_ipv6)
+    }
+
     pub fn host_count(&self) -> usize {
         self.targets.len()
     }
@@ -176,7 +180,10 @@ impl Prober {
         let dst = self.targets[host as usize];
         let mac = self.key.mac(tag, host, probe, now.0, dst);
         let payload = EchoPayload { host, probe, sent_ns: now.0, mac };
-        let len = wire::emit_echo_v4(buf, tag.id(), tag.seq(), &payload);
+        let len = match dst {
+            IpAddr::V4(_) => wire::emit_echo_v4(buf, tag.id(), tag.seq(), &payload),
+            IpAddr::V6(_) => wire::emit_echo_v6(buf, tag.id(), tag.seq(), &payload),
+        };
         let fresh = self.inflight.insert(tag, Flight { host, probe, errored: false, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");
         self.wheel.insert(now + self.cfg.timeout, Timer::Deadline(tag));
@@ -222,7 +229,7 @@ impl Prober {
     /// address the kernel says it came from.
     pub fn handle_packet(&mut self, rx: Time, from: IpAddr, bytes: &[u8]) {
         self.stats.received += 1;
-        let parsed = match wire::parse_v4(bytes) {
+        let parsed = match if from.is_ipv6() { wire::parse_v6(bytes) } else { wire::parse_v4(bytes) } {
             Ok(p) => p,
             Err(Reject::BadChecksum) => return self.stats.rx_bad_checksum += 1,
             Err(Reject::Malformed) => return self.stats.rx_malformed += 1,

@@ -76,6 +76,8 @@ pub enum Behaviour {
 pub struct SimStats {
     pub requests: AtomicU64,
     pub answers: AtomicU64,
+    /// How late the responder wrote its last answer to each host (its own scheduling, not pinger's doing).
+    pub lateness: std::sync::Mutex<std::collections::HashMap<Ipv4Addr, Duration>>,
 }
 
 pub struct Sim {
@@ -197,6 +199,12 @@ fn respond(tun: OwnedFd, scenario: impl Fn(Ipv4Addr) -> Behaviour, stop: &Atomic
             // SAFETY: writing a buffer we own to our tun fd.
             unsafe { libc::write(tun.as_raw_fd(), d.packet.as_ptr().cast(), d.packet.len()) };
             stats.answers.fetch_add(1, Ordering::Relaxed);
+            if d.packet.len() >= 20 {
+                let src = Ipv4Addr::new(d.packet[12], d.packet[13], d.packet[14], d.packet[15]);
+                if let Ok(mut late) = stats.lateness.lock() {
+                    late.insert(src, Instant::now().saturating_duration_since(d.at));
+                }
+            }
         }
         let wait = queue.peek().map_or(Duration::from_millis(20), |d| d.at.saturating_duration_since(now));
         let ts = libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ };
