@@ -233,7 +233,11 @@ impl TxBatch {
 fn send(socks: &Sockets, prober: &mut Prober, clock: &Clock, tx: &mut [TxBatch; 2], scratch: &mut TxBuf) -> bool {
     tx[0].clear();
     tx[1].clear();
-    while tx[0].sent.len() < BATCH && tx[1].sent.len() < BATCH {
+    // Under a rate limit each probe goes out on its own, right after its send time is taken: in a batch the
+    // later packets leave after the earlier ones' syscall work, and their RTTs would read that much long. At
+    // --rate 0 throughput wins and batches are full.
+    let max = if prober.rate_limited() { 1 } else { BATCH };
+    while tx[0].sent.len() < max && tx[1].sent.len() < max {
         let Some(t) = prober.poll_transmit(clock.now(), scratch) else { break };
         let b = &mut tx[usize::from(t.dst.is_ipv6())];
         let i = b.sent.len();

@@ -322,3 +322,40 @@ fn at_scale_with_1_percent_loss_no_host_is_misjudged_beyond_what_the_loss_explai
     assert!(dead <= e_dead + 5.0 * e_dead.sqrt(), "{dead} hosts judged dead, {e_dead} expected");
     assert!((one_lost - e_one).abs() <= 5.0 * e_one.sqrt(), "{one_lost} hosts lost one probe, {e_one} expected");
 }
+
+/// The same judgements over IPv6: 2001:db8::1:1 to 2001:db8::1:e behaving as `b`.
+fn judge6(tag: &str, b: Behaviour) -> (Vec<Value>, String) {
+    let sim = Sim::start(tag, move |_| b);
+    let out = run(sim.pinger().args(["2001:db8::1:0/124", "--format", "json", "--timeout", "500"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
+    assert_eq!(hosts.len(), 15, "every host reported once");
+    (hosts, stderr(&out))
+}
+
+#[test]
+fn over_ipv6_every_kind_of_reply_is_judged_as_over_ipv4() {
+    if !have_root() {
+        return;
+    }
+    let answer = Behaviour::Answer { latency: 5 * MS, jitter: Duration::ZERO, loss: 0.0 };
+    let (hosts, _) = judge6("v6alive", answer);
+    all(&hosts, "alive", 1, 1);
+    all(&judge6("v6dead", Behaviour::Dead).0, "timeout", 1, 0);
+    all(&judge6("v6cksum", Behaviour::BadChecksum).0, "timeout", 1, 0);
+    let (hosts, err) = judge6("v6spoof", Behaviour::Spoofed { from: Ipv4Addr::LOCALHOST });
+    all(&hosts, "timeout", 1, 0);
+    assert_eq!(summary_number(&err, "spoofed"), 15, "{err}");
+    let (hosts, _) = judge6("v6unreach", Behaviour::Unreachable { router: Ipv4Addr::LOCALHOST, code: 3 });
+    all(&hosts, "unreachable", 1, 0);
+    assert!(hosts
+        .iter()
+        .all(|h| h["error"]["type"] == 1 && h["error"]["code"] == 3 && h["error"]["from"] == "2001:db8:fffe::1"));
+    all(&judge6("v6ttl", Behaviour::TimeExceeded { router: Ipv4Addr::LOCALHOST }).0, "unreachable", 1, 0);
+    all(&judge6("v6id", Behaviour::ChangedId).0, "timeout", 1, 0);
+    all(&judge6("v6trunc", Behaviour::Truncated).0, "timeout", 1, 0);
+    all(&judge6("v6junk", Behaviour::Junk).0, "timeout", 1, 0);
+    let (hosts, _) = judge6("v6dup", Behaviour::Duplicate { copies: 2, gap: MS });
+    all(&hosts, "alive", 1, 1);
+    assert!(hosts.iter().all(|h| h["duplicates"] == 1), "{hosts:?}");
+}

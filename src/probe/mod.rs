@@ -146,6 +146,11 @@ impl Prober {
         })
     }
 
+    /// `--rate` is set (probes are paced rather than sent as fast as possible).
+    pub fn rate_limited(&self) -> bool {
+        self.cfg.rate > 0
+    }
+
     pub fn has_ipv6(&self) -> bool {
         self.targets.iter().any(IpAddr::is_ipv6)
     }

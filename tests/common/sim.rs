@@ -20,6 +20,10 @@ use super::Netns;
 
 /// pinger's own address inside the namespace: the source of its probes, the destination of every answer.
 pub const PINGER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 1);
+/// The same for IPv6 (2001:db8::/32 is routed to the TUN device as well).
+pub const PINGER_ADDR6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+/// Where IPv6 routers and spoofers answer from.
+pub const ROUTER6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xfffe, 0, 0, 0, 0, 1);
 
 /// How one host (or its path) answers an echo request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,7 +151,8 @@ fn open_tun(name: &str) -> OwnedFd {
 }
 
 impl Sim {
-    /// Starts a namespace whose 198.18.0.0/16 answers as `scenario` says for each destination.
+    /// Starts a namespace whose 198.18.0.0/15 and 2001:db8::/32 answer as `scenario` says for each destination
+    /// (IPv6 destinations are passed as the IPv4 address of their last 32 bits, so one scenario serves both).
     pub fn start(tag: &str, scenario: impl Fn(Ipv4Addr) -> Behaviour + Send + 'static) -> Sim {
         let ns = Netns::new(tag);
         let stop = Arc::new(AtomicBool::new(false));
@@ -170,6 +175,8 @@ impl Sim {
         ns.ip_in(&["addr", "add", &format!("{PINGER_ADDR}/32"), "dev", "sim0"]);
         ns.ip_in(&["link", "set", "sim0", "up"]);
         ns.ip_in(&["route", "add", "198.18.0.0/15", "dev", "sim0", "src", &PINGER_ADDR.to_string()]);
+        ns.ip_in(&["-6", "addr", "add", &format!("{PINGER_ADDR6}/128"), "dev", "sim0", "nodad"]);
+        ns.ip_in(&["-6", "route", "add", "2001:db8::/32", "dev", "sim0", "src", &PINGER_ADDR6.to_string()]);
         Sim { ns, stop, handle: Some(handle), stats }
     }
 
@@ -218,6 +225,15 @@ fn respond(tun: OwnedFd, scenario: impl Fn(Ipv4Addr) -> Behaviour, stop: &Atomic
                 break;
             }
             let pkt = &buf[..n as usize];
+            if let Some((dst6, icmp)) = echo_request_v6(pkt) {
+                stats.requests.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                for (after, packet) in answer_v6(&scenario, dst6, pkt, icmp, &mut window, now) {
+                    seq += 1;
+                    queue.push(Due { at: now + after, seq, packet });
+                }
+                continue;
+            }
             let Some((dst, icmp)) = echo_request(pkt) else { continue };
             stats.requests.fetch_add(1, Ordering::Relaxed);
             let now = Instant::now();
@@ -351,4 +367,101 @@ pub fn scale_network(tag: &str, loss_percent: u32) -> Netns {
         "drop",
     ]);
     ns
+}
+
+fn echo_request_v6(pkt: &[u8]) -> Option<(std::net::Ipv6Addr, &[u8])> {
+    if pkt.len() < 48 || pkt[0] >> 4 != 6 || pkt[6] != 58 || pkt[40] != 128 {
+        return None;
+    }
+    let dst: [u8; 16] = pkt[24..40].try_into().ok()?;
+    Some((dst.into(), &pkt[40..]))
+}
+
+/// An IPv6 packet carrying `icmp` from `src` to pinger, with the ICMPv6 checksum (pseudo-header included) set.
+fn ipv6_packet(src: std::net::Ipv6Addr, icmp: &[u8]) -> Vec<u8> {
+    let mut m = icmp.to_vec();
+    m[2..4].copy_from_slice(&[0, 0]);
+    let mut pseudo = Vec::with_capacity(40 + m.len());
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&PINGER_ADDR6.octets());
+    pseudo.extend_from_slice(&(m.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 58]);
+    pseudo.extend_from_slice(&m);
+    let sum = wire::checksum(&pseudo);
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut p = wire::ipv6_header(src, PINGER_ADDR6, m.len() as u16);
+    p.extend_from_slice(&m);
+    p
+}
+
+/// The answers (delay, packet) to an ICMPv6 echo request, following the same behaviours as IPv4.
+fn answer_v6(
+    scenario: &dyn Fn(Ipv4Addr) -> Behaviour,
+    dst: std::net::Ipv6Addr,
+    pkt: &[u8],
+    icmp: &[u8],
+    window: &mut (Instant, u32),
+    now: Instant,
+) -> Vec<(Duration, Vec<u8>)> {
+    let key = Ipv4Addr::from(u128::from(dst) as u32);
+    let seqno = u16::from_be_bytes([icmp[6], icmp[7]]);
+    let reply = |from| ipv6_packet(from, &wire::echo_reply_v6_for(icmp));
+    let error = |t: u8, code: u8| {
+        let mut m = vec![t, code, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&pkt[..pkt.len().min(1232)]);
+        ipv6_packet(ROUTER6, &m)
+    };
+    match scenario(key) {
+        Behaviour::Answer { latency, jitter, loss } => {
+            if chance(key, seqno, 1) < loss {
+                return vec![];
+            }
+            vec![(latency + jitter.mul_f64(chance(key, seqno, 2)), reply(dst))]
+        }
+        Behaviour::Dead => vec![],
+        Behaviour::Duplicate { copies, gap } => (0..u32::from(copies)).map(|i| (gap * i, reply(dst))).collect(),
+        Behaviour::BadChecksum => {
+            let mut p = reply(dst);
+            p[42] ^= 0x5a;
+            vec![(Duration::ZERO, p)]
+        }
+        Behaviour::Spoofed { .. } => vec![(Duration::ZERO, reply(ROUTER6))],
+        Behaviour::Unreachable { code, .. } => vec![(Duration::ZERO, error(1, code))],
+        Behaviour::TimeExceeded { .. } => vec![(Duration::ZERO, error(3, 0))],
+        Behaviour::Truncated => {
+            let r = wire::echo_reply_v6_for(icmp);
+            vec![(Duration::ZERO, ipv6_packet(dst, &r[..r.len() - 12]))]
+        }
+        Behaviour::Late { after } => vec![(after, reply(dst))],
+        Behaviour::ChangedId => {
+            let mut r = wire::echo_reply_v6_for(icmp);
+            r[4] ^= 1;
+            vec![(Duration::ZERO, ipv6_packet(dst, &r))]
+        }
+        // IPv6 has no header options to carry here; the plain answer must count.
+        Behaviour::IpOptions => vec![(Duration::ZERO, reply(dst))],
+        Behaviour::Reorder => {
+            let d = if seqno % 2 == 0 { Duration::from_millis(30) } else { Duration::from_millis(1) };
+            vec![(d, reply(dst))]
+        }
+        Behaviour::RateLimited { per_second } => {
+            if now.duration_since(window.0) >= Duration::from_secs(1) {
+                *window = (now, 0);
+            }
+            if window.1 >= per_second {
+                return vec![];
+            }
+            window.1 += 1;
+            vec![(Duration::ZERO, reply(dst))]
+        }
+        Behaviour::Junk => {
+            let noise: Vec<u8> = (0..40u16).map(|i| (chance(key, seqno.wrapping_add(i), 3) * 256.0) as u8).collect();
+            let mut unknown = vec![200, 0, 0, 0, 0, 0, 0, 0];
+            unknown.extend_from_slice(&noise);
+            let mut fake = icmp[..8].to_vec();
+            fake[0] = 129;
+            fake.extend_from_slice(&noise[..32]);
+            vec![(Duration::ZERO, ipv6_packet(dst, &unknown)), (Duration::ZERO, ipv6_packet(dst, &fake))]
+        }
+    }
 }
