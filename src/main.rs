@@ -5,6 +5,20 @@ use std::process::ExitCode;
 use pinger::cli::Cli;
 use pinger::config::{Config, Env};
 
+/// Parses arguments; `--help` prints to stdout and ends with 0, a usage error goes to stderr and ends with 2.
+fn parse<T: argh::FromArgs>(command: &[&str], args: &[&str]) -> Result<T, ExitCode> {
+    T::from_args(command, args).map_err(|early| {
+        if early.status.is_ok() {
+            println!("{}", early.output);
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{}", early.output.trim_end());
+            eprintln!("Run {} --help for more information.", command.join(" "));
+            ExitCode::from(2)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let name =
@@ -13,19 +27,9 @@ fn main() -> ExitCode {
     if rest.first() == Some(&"report") {
         return report(name, &rest[1..]);
     }
-    let cli = match <Cli as argh::FromArgs>::from_args(&[name], &rest) {
+    let cli: Cli = match parse(&[name], &rest) {
         Ok(cli) => cli,
-        Err(early) => {
-            // --help prints to stdout and succeeds; a usage error goes to stderr with exit code 2.
-            return if early.status.is_ok() {
-                println!("{}", early.output);
-                ExitCode::SUCCESS
-            } else {
-                eprintln!("{}", early.output.trim_end());
-                eprintln!("Run {name} --help for more information.");
-                ExitCode::from(2)
-            };
-        }
+        Err(code) => return code,
     };
     if cli.version {
         println!("pinger {}", env!("CARGO_PKG_VERSION"));
@@ -56,17 +60,9 @@ fn main() -> ExitCode {
 
 /// `pinger report ...`: exit 0, 2 for usage, 1 when Postgres cannot answer.
 fn report(name: &str, args: &[&str]) -> ExitCode {
-    let cli = match <pinger::report::ReportCli as argh::FromArgs>::from_args(&[name, "report"], args) {
+    let cli: pinger::report::ReportCli = match parse(&[name, "report"], args) {
         Ok(cli) => cli,
-        Err(early) => {
-            return if early.status.is_ok() {
-                println!("{}", early.output);
-                ExitCode::SUCCESS
-            } else {
-                eprintln!("{}", early.output.trim_end());
-                ExitCode::from(2)
-            };
-        }
+        Err(code) => return code,
     };
     let _ = dotenvy::from_path(std::path::Path::new(".env"));
     match pinger::report::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
