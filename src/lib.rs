@@ -10,7 +10,9 @@
 //!                                                           -> store::writer (Redis pipelines, Postgres COPY, spool)
 //! ```
 //!
-//! `wire` is the only user of etherparse; `probe` and `wire` never touch a socket, a clock or a thread.
+//! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
+//! never touch a socket, a clock or a thread. `report` is the `pinger report` command; `source` fetches host lists;
+//! `privileges` drops root.
 
 pub mod cli;
 pub mod config;
@@ -23,18 +25,16 @@ pub mod report;
 pub mod socket;
 pub mod source;
 pub mod store;
+pub mod sweep;
 pub mod targets;
 pub mod time;
 pub mod wire;
 
-use std::fs::File;
-use std::io::{self, BufReader, Write};
-use std::time::Instant;
+use std::io::{self, Write};
 
-use config::Config;
-use outcome::{Stats, Status};
-use probe::{Key, Prober};
-use targets::{Collector, ListReport};
+use outcome::Stats;
+pub use sweep::{collect_targets, install_signal_handlers, run, run_every, STOP};
+use targets::ListReport;
 
 /// Everything that can stop a sweep; `main` maps each to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -108,230 +108,6 @@ impl Summary {
     pub fn all_stored(&self) -> bool {
         !self.earlier_unstored && (!self.postgres_on || self.store.as_ref().is_none_or(|r| r.all_stored()))
     }
-}
-
-/// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
-/// list from the URL (or its fallbacks). Returns the hosts in probe order (spread over networks), what happened
-/// to the list, and where it came from.
-pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
-    let mut c = Collector::new(cfg.filter.clone(), cfg.count);
-    for t in &cfg.targets {
-        // Checked in Config: every target is an address, a block or a name.
-        c.add_text(t);
-    }
-    let origin = match (&cfg.hosts_file, cfg.targets.is_empty()) {
-        (Some(path), _) => {
-            let err = |source| Error::HostsFile { path: path.clone(), source };
-            if path == "-" {
-                c.read("stdin", io::stdin().lock()).map_err(err)?;
-            } else {
-                let f = File::open(path).map_err(err)?;
-                c.read(path, BufReader::with_capacity(1 << 16, f)).map_err(err)?;
-            }
-            match (path.as_str(), cfg.targets.is_empty()) {
-                ("-", true) => "stdin".to_string(),
-                (p, true) => format!("file {p}"),
-                (p, false) => format!("command line and file {p}"),
-            }
-        }
-        (None, false) => "command line".to_string(),
-        (None, true) => {
-            let (body, origin) = source::load(&cfg.url, &cfg.filter)?;
-            if !matches!(origin, source::Origin::Url { .. }) {
-                eprintln!("pinger: warning: host list from {origin}");
-            }
-            let name = match &origin {
-                source::Origin::Url { url } => url.clone(),
-                source::Origin::Cache { path, .. } | source::Origin::Shipped { path, .. } => path.display().to_string(),
-            };
-            c.read(&name, &body[..]).map_err(|e| Error::HostsFile { path: name.clone(), source: e })?;
-            origin.to_string()
-        }
-    };
-    let (mut hosts, report) = c.finish(cfg.resolve_timeout);
-    targets::spread(&mut hosts);
-    Ok((hosts, report, origin))
-}
-
-/// Connects the stores the configuration turns on and starts the writer. Postgres is connected here, before
-/// the sweep, so that bad credentials stop the run before it probes anything; a Postgres that is merely away
-/// means spooling. Redis connects inside the writer.
-fn start_writer(
-    cfg: &Config,
-    sweep: store::SweepInfo,
-    unix_offset_ns: i128,
-) -> Result<Option<store::writer::Writer>, Error> {
-    let sc = &cfg.store;
-    if !sc.any() {
-        return Ok(None);
-    }
-    let (postgres, spool) = match &sc.postgres {
-        None => (None, None),
-        Some(pc) => {
-            let spool = store::spool::Spool::open(&sc.spool_dir)?;
-            match store::postgres::Postgres::connect(pc.clone(), sc.timeout) {
-                Ok(pg) => (Some(pg), Some(spool)),
-                Err(store::StoreError::Refused(e) | store::StoreError::Rejected(e)) => {
-                    return Err(Error::StoreRefused(e))
-                }
-                Err(store::StoreError::Unavailable(e)) => {
-                    eprintln!("pinger: warning: {e}; results go to the spool {}", sc.spool_dir.display());
-                    (None, Some(spool))
-                }
-            }
-        }
-    };
-    let redis = sc.redis.clone().map(|info| {
-        let (prefix, ttl, timeout) = (sc.redis_prefix.clone(), sc.redis_ttl, sc.timeout);
-        Box::new(move || store::redis::Redis::connect(info.clone(), &prefix, ttl, timeout))
-            as Box<dyn FnMut() -> Result<store::redis::Redis, store::StoreError> + Send>
-    });
-    Ok(Some(store::writer::Writer::spawn(store::writer::Setup {
-        postgres,
-        spool,
-        redis,
-        sweep,
-        unix_offset_ns,
-        batch_rows: config::STORE_BATCH_ROWS,
-        batch_time: config::STORE_BATCH_TIME,
-    })))
-}
-
-/// Set by SIGINT/SIGTERM (see [`install_signal_handlers`]): the current sweep ends cleanly, no new one starts.
-pub static STOP: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// SIGINT and SIGTERM set [`STOP`] instead of killing the process, so that what was printed is also stored.
-pub fn install_signal_handlers() -> io::Result<()> {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, std::sync::Arc::clone(&STOP))?;
-    }
-    Ok(())
-}
-
-fn stopping() -> bool {
-    STOP.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Continuous mode: a sweep every `cfg.every` (measured from the start of the previous one; a sweep that runs
-/// longer is followed at once) until a signal. Returns the last sweep's summary; `all_stored` is false if any
-/// sweep's results were left in the spool.
-pub fn run_every(cfg: Config) -> Result<Summary, Error> {
-    let every = cfg.every.unwrap_or(std::time::Duration::from_secs(60));
-    let mut all_stored = true;
-    // One socket for every sweep: it is opened before privileges are dropped (--user).
-    let mut sock = None::<engine::Sockets>;
-    loop {
-        let started = Instant::now();
-        let mut summary = run_on(cfg.clone(), &mut sock)?;
-        all_stored &= summary.all_stored();
-        while !stopping() && started.elapsed() < every {
-            std::thread::sleep((every - started.elapsed()).min(std::time::Duration::from_millis(100)));
-        }
-        if stopping() {
-            eprintln!("pinger: stopping on signal after the current sweep's results were written");
-            summary.earlier_unstored = !all_stored;
-            return Ok(summary);
-        }
-    }
-}
-
-/// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
-pub fn run(cfg: Config) -> Result<Summary, Error> {
-    run_on(cfg, &mut None)
-}
-
-/// A sweep on `sock`, opening it (and then dropping privileges, with `--user`) if it is not open yet.
-fn run_on(cfg: Config, sock: &mut Option<engine::Sockets>) -> Result<Summary, Error> {
-    let started = Instant::now();
-    let started_us = store::unix_us(std::time::SystemTime::now());
-    let (hosts, list, origin) = collect_targets(&cfg)?;
-    for (source, line, text) in &list.invalid_examples {
-        eprintln!("pinger: {source}:{line}: not an address, CIDR block or host name: {text:?}");
-    }
-    for name in &list.unresolved_examples {
-        eprintln!("pinger: host name did not resolve: {name}");
-    }
-    if hosts.is_empty() {
-        print_summary(&Summary { list, origin, ..Summary::default() });
-        return Err(Error::NoTargets);
-    }
-    let total_probes = hosts.len() * usize::from(cfg.probe.probes);
-    if sock.is_none() {
-        let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
-        let v4 = total_probes - v6;
-        let size = |n: usize| (n * 1024).clamp(1 << 20, 64 << 20);
-        *sock = Some(engine::Sockets {
-            v4: if v4 > 0 { Some(socket::IcmpSocket::open_v4(size(v4))?.0) } else { None },
-            v6: if v6 > 0 { Some(socket::IcmpSocket::open_v6(size(v6))?.0) } else { None },
-        });
-        if let Some(user) = &cfg.user {
-            let (uid, gid) = privileges::drop_to(user)?;
-            eprintln!("pinger: running as {user} (uid {uid}, gid {gid}) after opening the raw socket");
-        }
-    }
-    let socks = sock.as_ref().expect("opened above");
-    let mut clock = engine::Clock::default();
-    let key = Key::random().map_err(Error::Random)?;
-    let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;
-    let n = prober.host_count();
-    let mut sweep = store::SweepInfo {
-        id: uuid::Uuid::now_v7(),
-        started_us,
-        finished_us: None,
-        host_count: n as u64,
-        alive: None,
-        timeout: None,
-        unreachable: None,
-        source: origin.clone(),
-        options: serde_json::json!({
-            "count": cfg.count, "timeout_ms": cfg.probe.timeout.as_millis() as u64, "probes": cfg.probe.probes,
-            "interval_ms": cfg.probe.interval.as_millis() as u64, "rate": cfg.probe.rate,
-        }),
-        version: env!("CARGO_PKG_VERSION").into(),
-    };
-    let offset = clock.to_unix_ns(time::Time::ZERO);
-    let writer = start_writer(&cfg, sweep.clone(), offset)?;
-    let ipv6 = prober.has_ipv6();
-    let printer = output::spawn(cfg.format, n, ipv6, cfg.progress, offset);
-    let mut summary = Summary {
-        hosts: n,
-        list,
-        origin,
-        rcvbuf: socks.rcvbuf(),
-        sweep_id: Some(sweep.id),
-        postgres_on: cfg.store.postgres.is_some(),
-        redis_on: cfg.store.redis.is_some(),
-        ..Summary::default()
-    };
-    let swept = engine::sweep(socks, &mut prober, &mut clock, &STOP, |batch| {
-        for r in batch.iter() {
-            match r.status {
-                Status::Alive => summary.alive += 1,
-                Status::Timeout => summary.timeout += 1,
-                Status::Unreachable => summary.unreachable += 1,
-            }
-        }
-        if let Some(w) = &writer {
-            w.send(batch.clone());
-        }
-        printer.send(batch);
-    });
-    summary.swept = started.elapsed();
-    summary.interrupted = !prober.is_done();
-    let report = printer.finish();
-    summary.output_broken = report.broken.is_some();
-    summary.stats = *prober.stats();
-    if let Some(w) = writer {
-        sweep.finished_us = Some(store::unix_us(std::time::SystemTime::now()));
-        (sweep.alive, sweep.timeout, sweep.unreachable) =
-            (Some(summary.alive as u64), Some(summary.timeout as u64), Some(summary.unreachable as u64));
-        summary.store = Some(w.finish(sweep, cfg.store.timeout * 6));
-    }
-    summary.wall = started.elapsed();
-    swept?;
-    print_summary(&summary);
-    Ok(summary)
 }
 
 pub fn print_summary(s: &Summary) {
