@@ -1,6 +1,6 @@
 //! Redis: the latest result per host, one key per host, written with one pipeline round trip per batch.
 //!
-//! The key is the bare address by default (so the original tool's `redis-cli get 95.215.40.135` still works),
+//! The key is the bare address by default (so the original tool's `redis-cli get ADDRESS` still works),
 //! optionally prefixed; the value is a small JSON object; every key gets a TTL so that a host that leaves the
 //! list does not stay "up" for ever.
 //!
