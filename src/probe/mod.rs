@@ -62,6 +62,7 @@ pub struct Transmit {
 #[derive(Clone, Copy, Debug)]
 enum Timer {
     Deadline(Tag),
+    /// Release this probe of the host, if it is still the next one and its predecessor really left an interval ago.
     Resend(HostId, u16),
     /// The duplicate window after a host's last reply has passed.
     Settle(HostId),
@@ -78,6 +79,10 @@ fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
 struct HostState {
     /// Probes not yet handed to the driver.
     pending: u16,
+    /// The next probe a `Resend` may release; lower ones are already due or sent. The wheel cannot take a timer
+    /// back, so a send the kernel pushed back leaves its `Resend` behind when the retry arms another: once one
+    /// has released the probe, any other finds it below this and does nothing. (Sits in padding: still 40 bytes.)
+    next: u16,
     /// Probes sent and not yet answered or expired.
     outstanding: u16,
     sent: u16,
@@ -99,6 +104,11 @@ pub struct Prober {
     hosts: Vec<HostState>,
     /// The first error seen per host; rare, so kept beside the dense per-host state.
     errors: HashMap<HostId, ProbeError>,
+    /// Hosts whose newest probe the kernel pushed back, with when its retry left (`None` while it waits). The
+    /// refused send's `Resend` fires an interval after the refusal, too early: only one due an interval after
+    /// the retry may release the next probe, or `--interval` would shrink by the time the retry took. Rare, so
+    /// kept beside the dense per-host state, and empty (not even looked up) while the kernel takes every send.
+    retried: HashMap<HostId, Option<Time>>,
     inflight: Inflight,
     wheel: Wheel<Timer>,
     fired: Vec<Timer>,
@@ -127,7 +137,8 @@ impl Prober {
             0 => 1 << 16,
             r => (u64::from(r) * (timeout_ns / 1_000_000 + 1000) / 1000).max(1 << 12),
         };
-        let hosts = vec![HostState { pending: cfg.probes, ..HostState::default() }; targets.len()];
+        // Probe 0 of every host is released by `next_host`, not by a `Resend`.
+        let hosts = vec![HostState { pending: cfg.probes, next: 1, ..HostState::default() }; targets.len()];
         Ok(Prober {
             inflight: Inflight::with_capacity(total.min(expected_inflight) as usize),
             wheel: Wheel::new(1_000_000, horizon, now),
@@ -139,6 +150,7 @@ impl Prober {
             finished: 0,
             stats: Stats::default(),
             errors: HashMap::new(),
+            retried: HashMap::new(),
             hosts,
             targets,
             cfg,
@@ -192,10 +204,17 @@ impl Prober {
         let fresh = self.inflight.insert(tag, Flight { host, probe, errored: false, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");
         self.wheel.insert(now + self.cfg.timeout, Timer::Deadline(tag));
-        if probe + 1 < self.cfg.probes {
-            self.wheel.insert(now + self.cfg.interval, Timer::Resend(host, probe + 1));
-        }
         let st = &mut self.hosts[host as usize];
+        // The host's newest probe (first send or retry) arms the next one, an interval after it really left. An
+        // older probe retried late (a driver that defers after later probes went out) must not arm a second chain.
+        if probe + 1 == st.next && st.next < self.cfg.probes {
+            self.wheel.insert(now + self.cfg.interval, Timer::Resend(host, st.next));
+            if !self.retried.is_empty() {
+                if let Some(left) = self.retried.get_mut(&host) {
+                    *left = Some(now);
+                }
+            }
+        }
         st.pending -= 1;
         st.outstanding += 1;
         st.sent += 1;
@@ -213,6 +232,11 @@ impl Prober {
             st.sent -= 1;
             self.stats.sent -= 1;
             self.stats.send_deferred += 1;
+            // The refused send armed the next probe's `Resend`; the retry arms a fresh one. Until the retry has
+            // left, and until an interval after it, the next probe stays where it is (see `retried`).
+            if f.probe + 1 == st.next && st.next < self.cfg.probes {
+                self.retried.insert(f.host, None);
+            }
             self.due.push_front((f.host, f.probe));
         }
     }
@@ -328,7 +352,26 @@ impl Prober {
         self.wheel.expire(now, |t| fired.push(t));
         for t in fired.drain(..) {
             match t {
-                Timer::Resend(host, probe) => self.due.push_back((host, probe)),
+                Timer::Resend(host, probe) => {
+                    // Already due or sent: the timer of a send the kernel pushed back, after the retry's fired.
+                    if probe != self.hosts[host as usize].next {
+                        continue;
+                    }
+                    if !self.retried.is_empty() {
+                        match self.retried.get(&host) {
+                            // The previous probe waits to be resent, or left again less than an interval ago:
+                            // this is the refused send's timer, and the retry's own comes later.
+                            Some(None) => continue,
+                            Some(&Some(left)) if now < left + self.cfg.interval => continue,
+                            Some(Some(_)) => {
+                                self.retried.remove(&host);
+                            }
+                            None => {}
+                        }
+                    }
+                    self.hosts[host as usize].next += 1;
+                    self.due.push_back((host, probe));
+                }
                 Timer::Settle(host) => {
                     self.hosts[host as usize].settling = false;
                     self.finish_if_settled(host, now);
