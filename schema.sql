@@ -1,7 +1,18 @@
 SET client_min_messages = warning;
--- pinger's Postgres schema. pinger applies it at start (embedded, under an advisory lock); it is also usable as
--- `psql -f schema.sql`. Every statement is idempotent: applying it twice, or over the original tool's
--- `pinger_data (host, ping_timestamp, result)` table, is fine.
+-- pinger's Postgres schema, version 2. pinger applies it at start (embedded, under an advisory lock); it is also
+-- usable as `psql -f schema.sql`. Every statement is idempotent: applying it twice is fine, and so is applying
+-- it over version 1 or over the original tool's `pinger_data (host, ping_timestamp, result)`: the old table is
+-- renamed `pinger_data_old` and `pinger migrate` (or the next sweep) moves its rows in, a day at a time.
+--
+-- What answers what:
+--   pinger_data      every check (raw), partitioned by UTC day; old days are dropped whole (--keep-raw)
+--   pinger_hourly    per host and UTC hour: checks, failures, probes, RTT min/avg/max and a histogram
+--   pinger_daily     the same per UTC day; kept for ever unless --keep-daily says otherwise
+--   pinger_outages   one row per outage per host, kept up to date as checks arrive
+--   host_availability(since), host_availability_24h/_7d/_30d, host_outages: the questions users ask
+-- Hours are rolled up once they are over (pinger_close_hours); a check that arrives for an hour already rolled
+-- up is added to its rollups by the trigger below, in the transaction that stores it. Either way a check is
+-- counted once: its raw row and its share of the rollups commit together.
 
 -- One row per run.
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -17,45 +28,43 @@ CREATE TABLE IF NOT EXISTS sweeps (
     pinger_version  text NOT NULL DEFAULT ''
 );
 
--- One row per host per sweep. `host`, `ping_timestamp` and `result` are the original tool's columns.
-CREATE TABLE IF NOT EXISTS pinger_data (
-    host            inet NOT NULL,
-    ping_timestamp  timestamptz NOT NULL,
-    result          boolean NOT NULL
-);
-ALTER TABLE pinger_data
-    ADD COLUMN IF NOT EXISTS sweep_id    uuid,
-    ADD COLUMN IF NOT EXISTS status      text,
-    ADD COLUMN IF NOT EXISTS rtt_ms      double precision,
-    ADD COLUMN IF NOT EXISTS rtt_min_ms  double precision,
-    ADD COLUMN IF NOT EXISTS rtt_max_ms  double precision,
-    ADD COLUMN IF NOT EXISTS sent        integer,
-    ADD COLUMN IF NOT EXISTS received    integer,
-    ADD COLUMN IF NOT EXISTS duplicates  integer,
-    ADD COLUMN IF NOT EXISTS late        integer,
-    ADD COLUMN IF NOT EXISTS icmp_type   smallint,
-    ADD COLUMN IF NOT EXISTS icmp_code   smallint,
-    ADD COLUMN IF NOT EXISTS icmp_from   inet,
-    ADD COLUMN IF NOT EXISTS error       text;
-
--- The original stored hosts as text and times without zone: convert them in place, once.
+-- An unpartitioned pinger_data is version 1's or the original tool's: set it aside for the migration.
 DO $$
 BEGIN
-    IF (SELECT data_type FROM information_schema.columns
-        WHERE table_schema = current_schema() AND table_name = 'pinger_data' AND column_name = 'host') <> 'inet' THEN
-        ALTER TABLE pinger_data ALTER COLUMN host TYPE inet USING host::inet;
-    END IF;
-    IF (SELECT data_type FROM information_schema.columns
-        WHERE table_schema = current_schema() AND table_name = 'pinger_data'
-          AND column_name = 'ping_timestamp') <> 'timestamp with time zone' THEN
-        ALTER TABLE pinger_data ALTER COLUMN ping_timestamp TYPE timestamptz;
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pinger_data') AND relkind = 'r') THEN
+        ALTER TABLE pinger_data RENAME TO pinger_data_old;
+        ALTER INDEX IF EXISTS pinger_data_host_time RENAME TO pinger_data_old_host_time;
+        ALTER INDEX IF EXISTS pinger_data_sweep_brin RENAME TO pinger_data_old_sweep_brin;
+        ALTER INDEX IF EXISTS pinger_data_time_brin RENAME TO pinger_data_old_time_brin;
     END IF;
 END
 $$;
 
+-- One row per host per check. `host`, `ping_timestamp` and `result` are the original tool's columns.
+CREATE TABLE IF NOT EXISTS pinger_data (
+    host            inet NOT NULL,
+    ping_timestamp  timestamptz NOT NULL,
+    result          boolean NOT NULL,
+    sweep_id        uuid,
+    status          text,
+    rtt_ms          double precision,
+    rtt_min_ms      double precision,
+    rtt_max_ms      double precision,
+    sent            integer,
+    received        integer,
+    duplicates      integer,
+    late            integer,
+    icmp_type       smallint,
+    icmp_code       smallint,
+    icmp_from       inet,
+    error           text
+) PARTITION BY RANGE (ping_timestamp);
+-- Rows no day partition takes (written by another tool for a day pinger has not prepared); pinger moves them
+-- into their day's partition when it creates it.
+CREATE TABLE IF NOT EXISTS pinger_data_default PARTITION OF pinger_data DEFAULT;
+
 -- One host's history: a btree. One sweep, and time windows: BRIN, because rows arrive in time order and sweep
--- ids are UUIDv7 (time-ordered), so block ranges summarise them well at almost no cost per inserted row (a btree
--- on sweep_id cost a third of the COPY speed).
+-- ids are UUIDv7 (time-ordered), so block ranges summarise them well at almost no cost per inserted row.
 CREATE INDEX IF NOT EXISTS pinger_data_host_time ON pinger_data (host, ping_timestamp);
 CREATE INDEX IF NOT EXISTS pinger_data_sweep_brin ON pinger_data USING brin (sweep_id) WITH (pages_per_range = 16);
 CREATE INDEX IF NOT EXISTS pinger_data_time_brin ON pinger_data USING brin (ping_timestamp);
@@ -68,58 +77,446 @@ CREATE TABLE IF NOT EXISTS pinger_batches (
     row_count  integer NOT NULL,
     stored_at  timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX IF NOT EXISTS pinger_batches_stored_brin ON pinger_batches USING brin (stored_at);
 
--- Per-host availability since a point in time: checks, failures, availability %, last time alive, and the last
--- time the host changed between up and down.
+-- Rollups. Counts, never averaged flags: availability is 100 * (checks - failures) / checks over any span.
+-- rtt_* describe the checks that were answered: rtt_sum_ms / rtt_count is the mean of their mean RTTs;
+-- rtt_hist counts them by mean RTT in the buckets of pinger_rtt_bounds() (ms): <1, 1-2, 2-5, 5-10, 10-20,
+-- 20-50, 50-100, 100-200, 200-500, 500-1000, >=1000, enough for a latency band (quantiles) later.
+CREATE TABLE IF NOT EXISTS pinger_hourly (
+    host         inet NOT NULL,
+    hour         timestamptz NOT NULL,
+    checks       integer NOT NULL,
+    failures     integer NOT NULL,
+    sent         integer NOT NULL,
+    received     integer NOT NULL,
+    duplicates   integer NOT NULL,
+    rtt_count    integer NOT NULL,
+    rtt_min_ms   double precision,
+    rtt_max_ms   double precision,
+    rtt_sum_ms   double precision NOT NULL,
+    rtt_hist     integer[] NOT NULL,
+    last_at      timestamptz NOT NULL,
+    last_up_at   timestamptz,
+    PRIMARY KEY (host, hour)
+);
+CREATE INDEX IF NOT EXISTS pinger_hourly_hour_brin ON pinger_hourly USING brin (hour);
+
+CREATE TABLE IF NOT EXISTS pinger_daily (
+    host         inet NOT NULL,
+    day          date NOT NULL,
+    checks       integer NOT NULL,
+    failures     integer NOT NULL,
+    sent         integer NOT NULL,
+    received     integer NOT NULL,
+    duplicates   integer NOT NULL,
+    rtt_count    integer NOT NULL,
+    rtt_min_ms   double precision,
+    rtt_max_ms   double precision,
+    rtt_sum_ms   double precision NOT NULL,
+    rtt_hist     integer[] NOT NULL,
+    last_at      timestamptz NOT NULL,
+    last_up_at   timestamptz,
+    PRIMARY KEY (host, day)
+);
+CREATE INDEX IF NOT EXISTS pinger_daily_day_brin ON pinger_daily USING brin (day);
+
+-- One row per outage: a run of failed checks, from the first failure (started_at) to the first good check after
+-- it (ended_at; NULL while it goes on).
+CREATE TABLE IF NOT EXISTS pinger_outages (
+    host            inet NOT NULL,
+    started_at      timestamptz NOT NULL,
+    ended_at        timestamptz,
+    failed_checks   integer NOT NULL,
+    last_failed_at  timestamptz NOT NULL,
+    PRIMARY KEY (host, started_at)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pinger_outages_open ON pinger_outages (host) WHERE ended_at IS NULL;
+
+-- Bookkeeping: hours before `rolled_until` are in pinger_hourly (and days before its day in pinger_daily);
+-- `raw_from` and `hourly_from` say from when raw rows and hourly rollups are still kept (retention).
+CREATE TABLE IF NOT EXISTS pinger_rollup_state (
+    one           boolean PRIMARY KEY DEFAULT true CHECK (one),
+    rolled_until  timestamptz NOT NULL,
+    raw_from      timestamptz NOT NULL DEFAULT '-infinity',
+    hourly_from   timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO pinger_rollup_state (rolled_until) VALUES (date_trunc('hour', now(), 'UTC')) ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION pinger_rtt_bounds() RETURNS double precision[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT '{1,2,5,10,20,50,100,200,500,1000}'::double precision[] $$;
+
+CREATE OR REPLACE FUNCTION pinger_hist_add(a integer[], b integer[]) RETURNS integer[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE
+        ARRAY[a[1]+b[1], a[2]+b[2], a[3]+b[3], a[4]+b[4], a[5]+b[5], a[6]+b[6], a[7]+b[7], a[8]+b[8], a[9]+b[9],
+              a[10]+b[10], a[11]+b[11]] END
+$$;
+CREATE OR REPLACE AGGREGATE pinger_hist_sum(integer[]) (SFUNC = pinger_hist_add, STYPE = integer[]);
+
+-- The one statement that turns checks into rollups, for any source of check rows (pinger_data over a span of
+-- hours, or the rows one statement just inserted). `grain` is 'hour' or 'day'; $1 and $2 bound the times.
+CREATE OR REPLACE FUNCTION pinger_rollup_sql(src text, grain text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format($f$
+        INSERT INTO %1$I AS t (host, %2$I, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
+                               rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
+        SELECT c.host, %3$s, count(*), count(*) FILTER (WHERE NOT c.result),
+               sum(coalesce(c.sent, 1)), sum(coalesce(c.received, c.result::int)), sum(coalesce(c.duplicates, 0)),
+               count(c.rtt_ms) FILTER (WHERE c.result),
+               min(coalesce(c.rtt_min_ms, c.rtt_ms)) FILTER (WHERE c.result),
+               max(coalesce(c.rtt_max_ms, c.rtt_ms)) FILTER (WHERE c.result),
+               coalesce(sum(c.rtt_ms) FILTER (WHERE c.result), 0),
+               ARRAY[count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 0),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 1),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 2),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 3),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 4),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 5),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 6),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 7),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 8),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 9),
+                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 10)]::int[],
+               max(c.ping_timestamp), max(c.ping_timestamp) FILTER (WHERE c.result)
+        FROM %4$I c
+        WHERE c.ping_timestamp >= $1 AND c.ping_timestamp < $2
+        GROUP BY 1, 2
+        ON CONFLICT (host, %2$I) DO UPDATE SET
+            checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
+            sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
+            duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
+            rtt_min_ms = least(t.rtt_min_ms, EXCLUDED.rtt_min_ms),
+            rtt_max_ms = greatest(t.rtt_max_ms, EXCLUDED.rtt_max_ms),
+            rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
+            last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at)
+        $f$,
+        CASE grain WHEN 'hour' THEN 'pinger_hourly' ELSE 'pinger_daily' END,
+        grain,
+        CASE grain WHEN 'hour' THEN $q$date_trunc('hour', c.ping_timestamp, 'UTC')$q$
+                   ELSE $q$(c.ping_timestamp AT TIME ZONE 'UTC')::date$q$ END,
+        src)
+$$;
+
+-- Outages of `hosts` (all when NULL) recomputed from the raw rows from `since` on. Used when checks arrive out
+-- of order (a late spool, a migration) and by `pinger migrate`; the outages that overlap `since` are redone
+-- from their start, so the check before the span recomputed was a good one.
+CREATE OR REPLACE FUNCTION pinger_outages_rebuild(hosts inet[], since timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS pinger_rebuild_from (host inet PRIMARY KEY, since timestamptz) ON COMMIT DROP;
+    TRUNCATE pinger_rebuild_from;
+    IF hosts IS NULL THEN
+        DELETE FROM pinger_outages;
+        INSERT INTO pinger_rebuild_from SELECT DISTINCT d.host, '-infinity'::timestamptz FROM pinger_data d;
+    ELSE
+        INSERT INTO pinger_rebuild_from
+        SELECT h.host, least(since, (SELECT min(o.started_at) FROM pinger_outages o
+                                      WHERE o.host = h.host AND (o.ended_at IS NULL OR o.ended_at >= since)))
+        FROM (SELECT DISTINCT unnest(hosts) AS host) h;
+        DELETE FROM pinger_outages o USING pinger_rebuild_from f WHERE o.host = f.host AND o.started_at >= f.since;
+    END IF;
+    INSERT INTO pinger_outages (host, started_at, ended_at, failed_checks, last_failed_at)
+    WITH marked AS (
+        SELECT d.host, d.ping_timestamp AS at, d.result,
+               count(*) FILTER (WHERE d.result) OVER (PARTITION BY d.host ORDER BY d.ping_timestamp
+                                                      ROWS UNBOUNDED PRECEDING) AS ups
+        FROM pinger_data d JOIN pinger_rebuild_from f ON f.host = d.host AND d.ping_timestamp >= f.since
+    ),
+    runs AS (
+        SELECT host, ups, min(at) AS started_at, max(at) AS last_failed_at, count(*) AS n
+        FROM marked WHERE NOT result GROUP BY host, ups
+    ),
+    ends AS (SELECT host, ups, min(at) AS at FROM marked WHERE result GROUP BY host, ups)
+    SELECT r.host, r.started_at, e.at, r.n, r.last_failed_at
+    FROM runs r LEFT JOIN ends e ON e.host = r.host AND e.ups = r.ups + 1;
+END
+$$;
+
+-- What every statement that inserts checks does, in its own transaction: checks of hours already rolled up are
+-- added to the rollups; the outage log follows the checks. Checks that arrive out of order (a host twice in one
+-- statement, or older than what is known of the host) make the hosts concerned recomputed from raw rows.
+CREATE OR REPLACE FUNCTION pinger_data_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    rolled timestamptz;
+    late_from timestamptz;
+    late_hosts inet[];
+BEGIN
+    -- Shared with other inserts, exclusive for pinger_close_hours: an hour's checks are rolled up either by the
+    -- close (they committed before it) or here (after it), never both, never neither.
+    SELECT rolled_until INTO rolled FROM pinger_rollup_state FOR SHARE;
+    SELECT min(ping_timestamp) INTO late_from FROM pinger_new_rows;
+    IF late_from < rolled THEN
+        EXECUTE pinger_rollup_sql('pinger_new_rows', 'hour') USING '-infinity'::timestamptz, rolled;
+        EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
+            USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
+    END IF;
+    WITH g AS (
+        SELECT n.host, count(*) AS n, min(n.ping_timestamp) AS since, bool_and(n.result) AS all_up
+        FROM pinger_new_rows n GROUP BY n.host
+    )
+    SELECT array_agg(g.host), min(g.since) INTO late_hosts, late_from FROM g
+    WHERE g.n > 1
+       OR EXISTS (SELECT 1 FROM pinger_outages o WHERE o.host = g.host
+                  AND (o.last_failed_at >= g.since OR o.ended_at >= g.since))
+       OR (NOT g.all_up AND EXISTS (SELECT 1 FROM pinger_data d WHERE d.host = g.host AND d.ping_timestamp > g.since));
+    -- In order, one check per host: a good check ends the host's open outage; a failed one extends or opens one.
+    UPDATE pinger_outages o SET ended_at = n.ping_timestamp
+    FROM pinger_new_rows n
+    WHERE n.result AND o.ended_at IS NULL AND o.host = n.host
+      AND (late_hosts IS NULL OR n.host NOT IN (SELECT unnest(late_hosts)));
+    INSERT INTO pinger_outages AS o (host, started_at, ended_at, failed_checks, last_failed_at)
+    SELECT n.host, n.ping_timestamp, NULL, 1, n.ping_timestamp FROM pinger_new_rows n
+    WHERE NOT n.result AND (late_hosts IS NULL OR n.host NOT IN (SELECT unnest(late_hosts)))
+    ON CONFLICT (host) WHERE ended_at IS NULL DO UPDATE
+        SET failed_checks = o.failed_checks + 1, last_failed_at = EXCLUDED.last_failed_at;
+    IF late_hosts IS NOT NULL THEN
+        PERFORM pinger_outages_rebuild(late_hosts, late_from);
+    END IF;
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS pinger_data_inserted ON pinger_data;
+CREATE TRIGGER pinger_data_inserted AFTER INSERT ON pinger_data
+    REFERENCING NEW TABLE AS pinger_new_rows FOR EACH STATEMENT EXECUTE FUNCTION pinger_data_inserted();
+
+-- The partition of one UTC day, created if missing (rows another tool left in the default partition for that
+-- day move in). Safe to call from several sessions at once.
+CREATE OR REPLACE FUNCTION pinger_partition_for(day date) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    name text := 'pinger_data_p' || to_char(day, 'YYYYMMDD');
+    lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
+    hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+BEGIN
+    IF to_regclass(name) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_advisory_xact_lock(7306010);
+    IF to_regclass(name) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pinger_data_default WHERE ping_timestamp >= lo AND ping_timestamp < hi) THEN
+        EXECUTE format('CREATE TABLE %I (LIKE pinger_data INCLUDING DEFAULTS)', name);
+        -- Moved rows were counted when they were inserted; the trigger is on the parent, not on this table.
+        EXECUTE format('WITH m AS (DELETE FROM pinger_data_default WHERE ping_timestamp >= $1 AND ping_timestamp < $2 '
+                       'RETURNING *) INSERT INTO %I SELECT * FROM m', name) USING lo, hi;
+        EXECUTE format('ALTER TABLE pinger_data ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    ELSE
+        EXECUTE format('CREATE TABLE %I PARTITION OF pinger_data FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- Partitions for yesterday, today and `days_ahead` days ahead, and for any day whose rows wait in the default
+-- partition. Returns how many it created.
+CREATE OR REPLACE FUNCTION pinger_prepare_partitions(days_ahead integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    days date[];
+    d date;
+    made integer := 0;
+BEGIN
+    SELECT array_agg(x ORDER BY x) INTO days FROM (
+        SELECT (now() AT TIME ZONE 'UTC')::date + k AS x FROM generate_series(-1, days_ahead) k
+        UNION SELECT DISTINCT (ping_timestamp AT TIME ZONE 'UTC')::date FROM pinger_data_default
+    ) q;
+    FOREACH d IN ARRAY days LOOP
+        IF pinger_partition_for(d) THEN
+            made := made + 1;
+        END IF;
+    END LOOP;
+    RETURN made;
+END
+$$;
+
+-- Rolls up the hours that ended before `upto` and are not rolled up yet, at most `max_hours` of them (and the
+-- days they complete). Returns the hours rolled up. While it runs, inserts of checks wait for it (their trigger
+-- reads pinger_rollup_state FOR SHARE): pinger calls it an hour at a time.
+CREATE OR REPLACE FUNCTION pinger_close_hours(upto timestamptz, max_hours integer DEFAULT 1000000) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    rolled timestamptz;
+    target timestamptz;
+BEGIN
+    SELECT rolled_until INTO rolled FROM pinger_rollup_state FOR UPDATE;
+    target := least(date_trunc('hour', upto, 'UTC'), rolled + make_interval(hours => max_hours));
+    IF target <= rolled THEN
+        RETURN 0;
+    END IF;
+    EXECUTE pinger_rollup_sql('pinger_data', 'hour') USING rolled, target;
+    -- Days now complete: summed from their hours.
+    INSERT INTO pinger_daily AS t (host, day, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
+                                   rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
+    SELECT h.host, (h.hour AT TIME ZONE 'UTC')::date, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received),
+           sum(h.duplicates), sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms),
+           pinger_hist_sum(h.rtt_hist), max(h.last_at), max(h.last_up_at)
+    FROM pinger_hourly h
+    WHERE h.hour >= date_trunc('day', rolled, 'UTC') AND h.hour < date_trunc('day', target, 'UTC')
+    GROUP BY 1, 2
+    ON CONFLICT (host, day) DO UPDATE SET
+        checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
+        sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
+        duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
+        rtt_min_ms = least(t.rtt_min_ms, EXCLUDED.rtt_min_ms), rtt_max_ms = greatest(t.rtt_max_ms, EXCLUDED.rtt_max_ms),
+        rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
+        last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at);
+    UPDATE pinger_rollup_state SET rolled_until = target;
+    RETURN (extract(epoch FROM target - rolled) / 3600)::integer;
+END
+$$;
+
+-- Retention: raw day partitions that ended before `keep_raw` ago are dropped whole (only once their hours are
+-- rolled up), hourly rollups older than `keep_hourly` and (when given) daily ones older than `keep_daily` go.
+-- Returns the raw partitions dropped.
+CREATE OR REPLACE FUNCTION pinger_retention(keep_raw interval, keep_hourly interval, keep_daily interval)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    st pinger_rollup_state;
+    raw_cut timestamptz;
+    hourly_cut timestamptz;
+    part record;
+    dropped integer := 0;
+BEGIN
+    SELECT * INTO st FROM pinger_rollup_state;
+    raw_cut := least(date_trunc('day', now() - keep_raw, 'UTC'), date_trunc('day', st.rolled_until, 'UTC'));
+    FOR part IN
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'pinger_data'::regclass AND c.relname ~ '^pinger_data_p[0-9]{8}$'
+          AND (to_date(substr(c.relname, 14), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' <= raw_cut
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format('DROP TABLE %I', part.relname);
+        dropped := dropped + 1;
+    END LOOP;
+    hourly_cut := date_trunc('day', now() - keep_hourly, 'UTC');
+    -- Every time, not only when the cut moves: a late check can bring back an hour older than the cut.
+    DELETE FROM pinger_hourly WHERE hour < hourly_cut;
+    IF keep_daily IS NOT NULL THEN
+        DELETE FROM pinger_daily WHERE day < (now() - keep_daily)::date;
+    END IF;
+    UPDATE pinger_rollup_state
+    SET raw_from = greatest(raw_from, raw_cut), hourly_from = greatest(hourly_from, hourly_cut);
+    RETURN dropped;
+END
+$$;
+
+-- Per-host availability since a point in time: checks, failures, availability %, last time alive, the last time
+-- the host changed between up and down, and whether its last check was good. Finished days come from
+-- pinger_daily, finished hours from pinger_hourly, the rest from raw rows; where raw rows are gone (retention)
+-- the window starts at the hour, where hourly rows are gone at the day. `only_host` (unless NULL) limits it to
+-- one host.
+CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
+RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
+               last_status_change timestamptz, last_result boolean)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    st pinger_rollup_state;
+    a timestamptz;    -- the window's start as the data allows it
+    h1 timestamptz;   -- raw rows in [a, h1)
+    d1 timestamptz;   -- hourly rows in [h1, d1) and [d2, rolled)
+    d2 timestamptz;   -- daily rows in [d1, d2)
+BEGIN
+    SELECT * INTO st FROM pinger_rollup_state;
+    a := since;
+    IF a < st.hourly_from THEN
+        a := date_trunc('day', a, 'UTC');
+    ELSIF a < st.raw_from THEN
+        a := date_trunc('hour', a, 'UTC');
+    END IF;
+    h1 := least(greatest(date_trunc('hour', a, 'UTC') + CASE WHEN date_trunc('hour', a, 'UTC') < a
+                                                            THEN interval '1 hour' ELSE interval '0' END, a),
+                greatest(st.rolled_until, a));
+    d1 := least(date_trunc('day', h1, 'UTC') + CASE WHEN date_trunc('day', h1, 'UTC') < h1
+                                                   THEN interval '1 day' ELSE interval '0' END,
+                greatest(st.rolled_until, h1));
+    d2 := greatest(date_trunc('day', st.rolled_until, 'UTC'), d1);
+    RETURN QUERY
+    WITH parts AS (
+        SELECT r.host, count(*) AS checks, count(*) FILTER (WHERE NOT r.result) AS failures,
+               max(r.ping_timestamp) AS last_at, max(r.ping_timestamp) FILTER (WHERE r.result) AS last_up_at
+        FROM pinger_data r
+        WHERE r.ping_timestamp >= a AND r.ping_timestamp < h1 AND (only_host IS NULL OR r.host = only_host)
+        GROUP BY r.host
+        UNION ALL
+        SELECT r.host, count(*), count(*) FILTER (WHERE NOT r.result), max(r.ping_timestamp),
+               max(r.ping_timestamp) FILTER (WHERE r.result)
+        FROM pinger_data r
+        WHERE r.ping_timestamp >= greatest(st.rolled_until, a) AND (only_host IS NULL OR r.host = only_host)
+        GROUP BY r.host
+        UNION ALL
+        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
+        FROM pinger_hourly r
+        WHERE ((r.hour >= h1 AND r.hour < d1) OR (r.hour >= d2 AND r.hour < st.rolled_until))
+          AND (only_host IS NULL OR r.host = only_host)
+        GROUP BY r.host
+        UNION ALL
+        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
+        FROM pinger_daily r
+        WHERE r.day >= (d1 AT TIME ZONE 'UTC')::date AND r.day < (d2 AT TIME ZONE 'UTC')::date
+          AND (only_host IS NULL OR r.host = only_host)
+        GROUP BY r.host
+    ),
+    hosts AS (
+        SELECT p.host, sum(p.checks)::bigint AS checks, sum(p.failures)::bigint AS failures,
+               max(p.last_at) AS last_at, max(p.last_up_at) AS last_up_at
+        FROM parts p GROUP BY p.host
+    )
+    -- A status change is the start or the end of an outage (a host whose first check failed changed from
+    -- unknown to down).
+    SELECT h.host, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2), h.last_up_at,
+           (SELECT max(greatest(CASE WHEN o.started_at >= a THEN o.started_at END,
+                                CASE WHEN o.ended_at >= a THEN o.ended_at END))
+            FROM pinger_outages o WHERE o.host = h.host AND (o.ended_at IS NULL OR o.ended_at >= a)),
+           h.last_up_at IS NOT NULL AND h.last_up_at >= h.last_at
+    FROM hosts h
+    WHERE h.checks > 0;
+END
+$$;
+
+-- The name version 1 had, with its columns and meaning, over all hosts.
 CREATE OR REPLACE FUNCTION host_availability(since timestamptz)
 RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
                last_status_change timestamptz, last_result boolean)
-LANGUAGE sql STABLE AS $$
-    WITH w AS (
-        SELECT d.host, d.ping_timestamp, d.result,
-               lag(d.result) OVER (PARTITION BY d.host ORDER BY d.ping_timestamp) AS prev
-        FROM pinger_data d
-        WHERE d.ping_timestamp >= since
-    )
-    SELECT w.host,
-           count(*),
-           count(*) FILTER (WHERE NOT w.result),
-           round(100.0 * count(*) FILTER (WHERE w.result) / count(*), 2),
-           max(w.ping_timestamp) FILTER (WHERE w.result),
-           max(w.ping_timestamp) FILTER (WHERE w.prev IS NOT NULL AND w.prev <> w.result),
-           (array_agg(w.result ORDER BY w.ping_timestamp DESC))[1]
-    FROM w
-    GROUP BY w.host
-$$;
+LANGUAGE sql STABLE AS $$ SELECT * FROM pinger_availability(since, NULL) $$;
 
 CREATE OR REPLACE VIEW host_availability_24h AS SELECT * FROM host_availability(now() - interval '24 hours');
 CREATE OR REPLACE VIEW host_availability_7d AS SELECT * FROM host_availability(now() - interval '7 days');
+CREATE OR REPLACE VIEW host_availability_30d AS SELECT * FROM host_availability(now() - interval '30 days');
 
--- Outages: runs of consecutive failed checks per host. `ended_at` is the first successful check after the run
--- (NULL while the outage goes on); `duration` is from the first failure to that check.
+-- Outages as version 1 showed them: `duration` from the first failure to the first good check after it.
 CREATE OR REPLACE VIEW host_outages AS
-    WITH marked AS (
-        SELECT d.host, d.ping_timestamp, d.result,
-               count(*) FILTER (WHERE d.result) OVER (PARTITION BY d.host ORDER BY d.ping_timestamp) AS ups_before
-        FROM pinger_data d
-    ),
-    runs AS (
-        SELECT host, ups_before, min(ping_timestamp) AS started_at, max(ping_timestamp) AS last_failed_at,
-               count(*) AS failed_checks
-        FROM marked
-        WHERE NOT result
-        GROUP BY host, ups_before
-    )
-    SELECT r.host, r.started_at, r.last_failed_at,
-           (SELECT min(d.ping_timestamp) FROM pinger_data d
-            WHERE d.host = r.host AND d.result AND d.ping_timestamp > r.last_failed_at) AS ended_at,
-           r.failed_checks,
-           (SELECT min(d.ping_timestamp) FROM pinger_data d
-            WHERE d.host = r.host AND d.result AND d.ping_timestamp > r.last_failed_at) - r.started_at AS duration
-    FROM runs r;
+    SELECT o.host, o.started_at, o.last_failed_at, o.ended_at, o.failed_checks::bigint AS failed_checks,
+           o.ended_at - o.started_at AS duration
+    FROM pinger_outages o;
+
+-- The hourly rollups with the figures people read (availability, mean RTT), for Adminer.
+CREATE OR REPLACE VIEW host_hourly AS
+    SELECT h.host, h.hour, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2) AS availability_pct,
+           h.sent, h.received, h.duplicates, h.rtt_min_ms, h.rtt_sum_ms / nullif(h.rtt_count, 0) AS rtt_avg_ms,
+           h.rtt_max_ms, h.rtt_hist
+    FROM pinger_hourly h;
+CREATE OR REPLACE VIEW host_daily AS
+    SELECT d.host, d.day, d.checks, d.failures, round(100.0 * (d.checks - d.failures) / d.checks, 2) AS availability_pct,
+           d.sent, d.received, d.duplicates, d.rtt_min_ms, d.rtt_sum_ms / nullif(d.rtt_count, 0) AS rtt_avg_ms,
+           d.rtt_max_ms, d.rtt_hist
+    FROM pinger_daily d;
+
+-- For the migration of the original tool's text hosts: NULL where the text is not an address.
+CREATE OR REPLACE FUNCTION pinger_try_inet(t text) RETURNS inet
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN t::inet;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
 
 -- Which version of this file the database holds; pinger skips the statements above (and their locks) when it
 -- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
 DELETE FROM pinger_schema;
-INSERT INTO pinger_schema (version) VALUES (1);
+INSERT INTO pinger_schema (version) VALUES (2);

@@ -170,7 +170,16 @@ fn main() {
     let pg = stores::PgServer::start_with("bench", true);
     let redis = stores::RedisServer::start();
     let pg_cfg: postgres::Config = pg.url().parse().expect("url");
-    let mut postgres = Postgres::connect(pg_cfg, Duration::from_secs(30)).expect("postgres");
+    let mut postgres = Postgres::connect(
+        pg_cfg,
+        Duration::from_secs(30),
+        pinger::store::history::Retention {
+            raw: pinger::config::DEFAULT_KEEP_RAW,
+            hourly: pinger::config::DEFAULT_KEEP_HOURLY,
+            daily: None,
+        },
+    )
+    .expect("postgres");
     let info = redis.url().into_connection_info().expect("redis url");
     let mut cache = Redis::connect(info, "", Some(86_400), Duration::from_secs(30)).expect("redis");
     println!("| store | batch rows | rows | median rows/s | runs |");

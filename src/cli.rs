@@ -106,6 +106,18 @@ pub struct Cli {
     #[argh(option)]
     pub store_timeout: Option<u64>,
 
+    /// raw rows (one per check) are kept this long, in whole UTC days (default 7d)
+    #[argh(option)]
+    pub keep_raw: Option<String>,
+
+    /// hourly rollups are kept this long (default 400d)
+    #[argh(option)]
+    pub keep_hourly: Option<String>,
+
+    /// daily rollups are kept this long (default: for ever)
+    #[argh(option)]
+    pub keep_daily: Option<String>,
+
     /// probe only addresses inside this CIDR block (repeatable; also env PINGER_ALLOW=cidr,cidr)
     #[argh(option)]
     pub allow: Vec<String>,

@@ -18,6 +18,10 @@ pub const DEFAULT_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_RATE: u32 = 10_000;
 pub const DEFAULT_REDIS_TTL_S: u64 = 86_400;
 pub const DEFAULT_STORE_TIMEOUT_S: u64 = 5;
+/// Raw rows: a week. At 15,000 hosts a minute that is about 151M rows, 23 GB (BENCHMARKS.md, "History").
+pub const DEFAULT_KEEP_RAW: Duration = Duration::from_secs(7 * 86_400);
+/// Hourly rollups: 400 days, a year and a bit for year-over-year comparisons.
+pub const DEFAULT_KEEP_HOURLY: Duration = Duration::from_secs(400 * 86_400);
 /// Rows per Postgres COPY / Redis pipeline, and the longest a finished host waits before it is written.
 pub const STORE_BATCH_ROWS: usize = 50_000;
 pub const STORE_BATCH_TIME: Duration = Duration::from_millis(20);
@@ -75,6 +79,7 @@ pub struct StoreConfig {
     pub redis_ttl: Option<u64>,
     pub spool_dir: PathBuf,
     pub timeout: Duration,
+    pub keep: crate::store::history::Retention,
 }
 
 impl StoreConfig {
@@ -187,6 +192,19 @@ fn ms(flag: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration
     Ok(Duration::from_millis(v))
 }
 
+/// A retention flag: a duration of at least `min` and at most 100 years.
+fn keep(flag: &str, value: Option<&str>, default: Duration, min: Duration) -> Result<Duration, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    match humantime::parse_duration(v) {
+        Ok(d) if d >= min && d <= Duration::from_secs(100 * 365 * 86_400) => Ok(d),
+        Ok(_) => Err(ConfigError(format!(
+            "{flag} must be between {} and 100 years, not {v:?}",
+            humantime::format_duration(min)
+        ))),
+        Err(_) => Err(ConfigError(format!("{flag} takes a duration with a unit, like 7d or 400d, not {v:?}"))),
+    }
+}
+
 impl Config {
     /// Validates `cli` against the environment `env`.
     pub fn new(cli: Cli, env: &Env) -> Result<Config, ConfigError> {
@@ -245,6 +263,19 @@ impl Config {
             },
             spool_dir: cli.spool_dir.clone().map_or_else(crate::store::spool::default_dir, PathBuf::from),
             timeout: store_timeout,
+            keep: crate::store::history::Retention {
+                raw: keep("--keep-raw", cli.keep_raw.as_deref(), DEFAULT_KEEP_RAW, Duration::from_secs(86_400))?,
+                hourly: keep(
+                    "--keep-hourly",
+                    cli.keep_hourly.as_deref(),
+                    DEFAULT_KEEP_HOURLY,
+                    Duration::from_secs(86_400),
+                )?,
+                daily: match cli.keep_daily.as_deref() {
+                    None => None,
+                    Some(d) => Some(keep("--keep-daily", Some(d), Duration::ZERO, Duration::from_secs(86_400))?),
+                },
+            },
         };
         let format = match cli.format.as_deref() {
             None => Format::Table,

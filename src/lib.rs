@@ -11,12 +11,13 @@
 //! ```
 //!
 //! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
-//! never touch a socket, a clock or a thread. `report` is the `pinger report` command; `source` fetches host lists;
-//! `privileges` drops root.
+//! never touch a socket, a clock or a thread. `report` is the `pinger report` command, `migrate` the `pinger
+//! migrate` command; `source` fetches host lists; `privileges` drops root.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod migrate;
 pub mod outcome;
 pub mod output;
 pub mod privileges;

@@ -27,6 +27,9 @@ fn main() -> ExitCode {
     if rest.first() == Some(&"report") {
         return report(name, &rest[1..]);
     }
+    if rest.first() == Some(&"migrate") {
+        return migrate(name, &rest[1..]);
+    }
     let cli: Cli = match parse(&[name], &rest) {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -54,6 +57,25 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("pinger: error: {e}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `pinger migrate ...`: exit 0, 2 for usage, 1 when Postgres cannot answer (run it again: it resumes).
+fn migrate(name: &str, args: &[&str]) -> ExitCode {
+    let cli: pinger::migrate::MigrateCli = match parse(&[name, "migrate"], args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let _ = dotenvy::from_path(std::path::Path::new(".env"));
+    match pinger::migrate::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pinger migrate: error: {e}");
+            ExitCode::from(match e {
+                pinger::report::ReportError::Config(_) => 2,
+                pinger::report::ReportError::Postgres(_) => 1,
+            })
         }
     }
 }

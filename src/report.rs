@@ -117,7 +117,10 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let window = "now() - make_interval(secs => $2)";
             let summary = client
                 .query_opt(
-                    &format!("SELECT checks, failures, availability_pct::float8 FROM host_availability({window}) WHERE host = $1"),
+                    &format!(
+                        "SELECT checks, failures, availability_pct::float8, last_alive, last_result \
+                         FROM pinger_availability({window}, $1)"
+                    ),
                     &[&ip, &secs],
                 )
                 .map_err(pg_err)?;
@@ -139,12 +142,16 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                     &[&ip, &secs, &limit],
                 )
                 .map_err(pg_err)?;
-            let (checks, failures, pct) =
-                summary.map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
+            let (checks, failures, pct) = summary
+                .as_ref()
+                .map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
+            let last_alive: Option<SystemTime> = summary.as_ref().and_then(|r| r.get(3));
+            let up_now: Option<bool> = summary.as_ref().map(|r| r.get(4));
             if json {
                 let v = json!({
                     "host": ip.to_string(), "checks": checks, "failures": failures,
                     "availability_pct": if pct.is_nan() { None } else { Some(pct) },
+                    "last_alive": last_alive.map(|t| ts(Some(t))), "up_now": up_now,
                     "history": history.iter().map(|r| json!({
                         "at": ts(r.get(0)), "status": r.get::<_, Option<String>>(1), "rtt_ms": r.get::<_, Option<f64>>(2),
                     })).collect::<Vec<_>>(),

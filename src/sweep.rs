@@ -70,7 +70,7 @@ fn start_writer(
         None => (None, None),
         Some(pc) => {
             let spool = store::spool::Spool::open(&sc.spool_dir)?;
-            match store::postgres::Postgres::connect(pc.clone(), sc.timeout) {
+            match store::postgres::Postgres::connect(pc.clone(), sc.timeout, sc.keep) {
                 Ok(pg) => (Some(pg), Some(spool)),
                 Err(store::StoreError::Refused(e) | store::StoreError::Rejected(e)) => {
                     return Err(Error::StoreRefused(e))

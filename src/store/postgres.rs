@@ -1,8 +1,9 @@
-//! Postgres: the schema (embedded `schema.sql`), sweep rows, and result rows by binary COPY.
+//! Postgres: the schema (embedded `schema.sql`, upgraded in place), sweep rows, and result rows by binary COPY.
 //!
 //! Every value travels as a bound parameter or inside the COPY stream, never spliced into SQL text. A batch's
 //! rows and its id in `pinger_batches` commit in one transaction, so a batch written twice (replayed from the
-//! spool after a crash or a lost acknowledgement) is stored once.
+//! spool after a crash or a lost acknowledgement) is stored once; the insert trigger of `schema.sql` updates the
+//! rollups and the outage log in that same transaction, so they are exactly-once too.
 
 use std::time::Duration;
 
@@ -12,11 +13,12 @@ use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
 use uuid::Uuid;
 
+use super::history::{Maintained, Retention};
 use super::{system_time, Record, Row, Store, StoreError, SweepInfo};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 /// Serialises schema changes between pinger processes that start at the same moment.
 const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 
@@ -41,6 +43,7 @@ fn lanes() -> usize {
 pub struct Postgres {
     lanes: Vec<Lane>,
     target: String,
+    keep: Retention,
 }
 
 struct Lane {
@@ -93,8 +96,9 @@ fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreError {
 }
 
 impl Postgres {
-    /// Connects (bounded by `timeout`) and applies the schema.
-    pub fn connect(mut cfg: Config, timeout: Duration) -> Result<Postgres, StoreError> {
+    /// Connects (bounded by `timeout`), applies the schema and moves an older schema's rows in (see
+    /// [`super::migrate`]; a migration another pinger is running is left to it).
+    pub fn connect(mut cfg: Config, timeout: Duration, keep: Retention) -> Result<Postgres, StoreError> {
         let target = describe(&cfg);
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(timeout);
@@ -108,19 +112,31 @@ impl Postgres {
             let client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
             lanes.push(Lane { client, buf: Vec::new() });
         }
-        // A current schema is left alone: its DDL would take table locks that a busy reader (Adminer) holds.
-        let current = lanes[0]
-            .client
-            .query_opt("SELECT version FROM pinger_schema WHERE to_regclass('pinger_schema') IS NOT NULL", &[])
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.get::<_, i32>(0) == SCHEMA_VERSION);
-        if !current {
-            let apply =
-                format!("SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});");
-            lanes[0].client.batch_execute(&apply).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        let client = &mut lanes[0].client;
+        ensure_schema(client).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        if super::migrate::pending(client).map_err(|e| classify(&target, "cannot read the schema", &e))? {
+            eprintln!("pinger: migrating the rows of an older schema (pinger_data_old) into schema {SCHEMA_VERSION}");
+            let started = std::time::Instant::now();
+            match super::migrate::run(client, &mut |_| {}) {
+                Ok(super::migrate::Migrated::Done { rows, set_aside }) => eprintln!(
+                    "pinger: migrated {rows} rows in {:.1} s{}",
+                    started.elapsed().as_secs_f64(),
+                    if set_aside > 0 { format!("; {set_aside} kept in pinger_data_unmigrated") } else { String::new() }
+                ),
+                Ok(super::migrate::Migrated::Busy) => {
+                    eprintln!("pinger: another pinger is migrating; this run stores into the new tables")
+                }
+                Ok(super::migrate::Migrated::Nothing) => {}
+                Err(e) => return Err(classify(&target, "migration stopped (it resumes on the next run)", &e)),
+            }
         }
-        Ok(Postgres { lanes, target })
+        Ok(Postgres { lanes, target, keep })
+    }
+
+    /// Partitions ahead, finished hours rolled up, old history dropped ([`super::history`]).
+    pub fn maintain(&mut self) -> Result<Maintained, StoreError> {
+        super::history::maintain(&mut self.lanes[0].client, &self.keep)
+            .map_err(|e| classify(&self.target, "history maintenance failed (tried again next run)", &e))
     }
 
     fn write_sweep(&mut self, s: &SweepInfo) -> Result<(), postgres::Error> {
@@ -189,6 +205,22 @@ impl Postgres {
         }
         Ok(Ok(()))
     }
+}
+
+/// Applies `schema.sql` unless the database already holds this version. A current schema is left alone: its DDL
+/// would take table locks that a busy reader (Adminer) holds.
+pub fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> {
+    let current = client
+        .query_opt("SELECT version FROM pinger_schema WHERE to_regclass('pinger_schema') IS NOT NULL", &[])
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.get::<_, i32>(0) == SCHEMA_VERSION);
+    if !current {
+        client.batch_execute(&format!(
+            "SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});"
+        ))?;
+    }
+    Ok(())
 }
 
 impl Lane {

@@ -296,6 +296,10 @@ impl Worker {
         self.cache.connect();
         self.replay();
         self.store_in_postgres(&Record::Sweep(self.sweep.clone()));
+        // Beside the sweep, never before it: results queue in the channel meanwhile.
+        if let Some(Err(e)) = self.postgres.as_mut().map(Postgres::maintain) {
+            self.warn(e.to_string());
+        }
         let mut last_flush = Instant::now();
         loop {
             let wait = self.batch_time.saturating_sub(last_flush.elapsed());

@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
 #![allow(dead_code)]
 
+pub mod history;
 pub mod http;
 pub mod sim;
 pub mod stores;

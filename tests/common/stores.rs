@@ -35,6 +35,18 @@ fn as_postgres(bin: &Path, tool: &str) -> Command {
     c
 }
 
+/// `tool` as user postgres, inside network namespace `netns` when one is given.
+fn as_postgres_in(netns: Option<&str>, bin: &Path, tool: &str) -> Command {
+    match netns {
+        None => as_postgres(bin, tool),
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "runuser", "-u", "postgres", "--"]).arg(bin.join(tool));
+            c
+        }
+    }
+}
+
 fn check(c: &mut Command, what: &str) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -51,6 +63,8 @@ pub struct PgServer {
     bin: PathBuf,
     pub port: u16,
     fsync: bool,
+    /// The network namespace the server runs in (its 127.0.0.1 is the namespace's own).
+    netns: Option<String>,
 }
 
 impl PgServer {
@@ -62,6 +76,16 @@ impl PgServer {
 
     /// As [`start`](Self::start); `fsync` on for benchmarks that must reflect a production server.
     pub fn start_with(tag: &str, fsync: bool) -> PgServer {
+        PgServer::start_full(tag, fsync, None)
+    }
+
+    /// A server inside network namespace `netns`, for a pinger that sweeps inside it. Use [`query`](Self::query)
+    /// (psql run inside the namespace); [`client`](Self::client) cannot reach it.
+    pub fn start_in(tag: &str, netns: &str) -> PgServer {
+        PgServer::start_full(tag, false, Some(netns.to_string()))
+    }
+
+    fn start_full(tag: &str, fsync: bool, netns: Option<String>) -> PgServer {
         let bin = pg_bin();
         let dir = std::env::temp_dir().join(format!("pinger-pg-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -77,16 +101,21 @@ impl PgServer {
                 .arg(&pwfile),
             "initdb",
         );
-        let pg = PgServer { dir, bin, port: free_port(), fsync };
+        let pg = PgServer { dir, bin, port: free_port(), fsync, netns };
         pg.start_again();
         check(&mut pg.psql("postgres", "CREATE DATABASE pinger"), "create database");
         pg
     }
 
     pub fn start_again(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
+            self.port,
+            self.dir.display(),
+            if self.fsync { "on" } else { "off" }
+        );
         check(
-            as_postgres(&self.bin, "pg_ctl")
+            as_postgres_in(self.netns.as_deref(), &self.bin, "pg_ctl")
                 .args(["-D"])
                 .arg(self.dir.join("data"))
                 .args(["-o", &opts, "-w", "-t", "60", "-l"])
@@ -123,7 +152,14 @@ impl PgServer {
     }
 
     pub fn psql(&self, db: &str, sql: &str) -> Command {
-        let mut c = Command::new(self.bin.join("psql"));
+        let mut c = match &self.netns {
+            None => Command::new(self.bin.join("psql")),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(self.bin.join("psql"));
+                c
+            }
+        };
         c.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
             .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
             .env("PGPASSWORD", PG_PASSWORD);
