@@ -198,7 +198,9 @@ impl Config {
         }
         let targets = cli.targets.clone();
         let url = crate::source::UrlConfig {
-            url: cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.to_string()),
+            url: crate::source::ListUrl::new(
+                cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.into()),
+            ),
             timeout: match cli.fetch_timeout {
                 Some(0) => return Err(ConfigError("--fetch-timeout must be at least 1 s".into())),
                 Some(s) => Duration::from_secs(s),

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use crate::targets::Filter;
 
 mod fetch;
+mod redact;
 pub use fetch::{FetchError, MAX_REDIRECTS};
+pub use redact::{redact, ListUrl};
 
 /// The original tool's list: every public resolver that public-dns.info knows.
 pub const DEFAULT_URL: &str = "https://public-dns.info/nameservers-all.txt";
@@ -19,7 +21,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
 #[derive(Clone, Debug)]
 pub struct UrlConfig {
-    pub url: String,
+    /// Shown redacted wherever it is printed or stored.
+    pub url: ListUrl,
     /// Overall deadline of the fetch (connect is bounded by the smaller of this and 5 s).
     pub timeout: Duration,
     pub max_bytes: u64,
@@ -34,9 +37,19 @@ pub struct UrlConfig {
 /// Where the list came from, for the summary and the `sweeps` row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    Url { url: String },
-    Cache { path: PathBuf, age: Duration, why: String },
-    Shipped { path: PathBuf, why: String },
+    /// `url` is redacted: this is what is printed and stored.
+    Url {
+        url: String,
+    },
+    Cache {
+        path: PathBuf,
+        age: Duration,
+        why: String,
+    },
+    Shipped {
+        path: PathBuf,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -94,7 +107,7 @@ pub fn default_shipped() -> Vec<PathBuf> {
     v
 }
 
-fn write_cache(path: &Path, url: &str, body: &[u8]) -> std::io::Result<()> {
+fn write_cache(path: &Path, url: &ListUrl, body: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -117,7 +130,7 @@ pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoLis
             if let Err(e) = write_cache(&cfg.cache, &cfg.url, &body) {
                 eprintln!("pinger: warning: cannot keep the list in {}: {e}", cfg.cache.display());
             }
-            return Ok((body, Origin::Url { url: cfg.url.clone() }));
+            return Ok((body, Origin::Url { url: cfg.url.to_string() }));
         }
         Err(e) => format!("fetching {} failed: {e}", cfg.url),
     };

@@ -15,7 +15,14 @@ const SHIPPED: &str = "127.0.1.1\n127.0.1.2\n";
 fn server() -> HttpServer {
     HttpServer::start(|path| {
         let ok = |body: &[u8]| Reply::Full(200, vec![], body.to_vec());
-        match path {
+        // Only this route looks at the query: it proves the real URL, token and all, was the one fetched.
+        if path.starts_with("/private?") {
+            return match path {
+                "/private?token=abc123&list=all" => ok(GOOD.as_bytes()),
+                _ => Reply::Full(403, vec![], b"bad token".to_vec()),
+            };
+        }
+        match path.split('?').next().unwrap_or(path) {
             "/good" => ok(GOOD.as_bytes()),
             "/404" => Reply::Full(404, vec![], b"not found".to_vec()),
             "/500" => Reply::Full(500, vec![], b"oops".to_vec()),
@@ -339,4 +346,39 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[test]
+fn a_password_or_token_in_the_list_url_is_never_printed_or_kept_in_the_cache() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("secret"));
+    let url = |path: &str| format!("http://pinger:s3cret@127.0.0.1:{}{path}?token=abc123&list=all", srv.port);
+    let shown = |path: &str| format!("http://***@127.0.0.1:{}{path}?token=***&list=***", srv.port);
+    let sweep = |path: &str| {
+        let out = run(pinger()
+            .args(["--hosts-url", &url(path), "--format", "json", "--fetch-timeout", "3"])
+            .arg("--hosts-cache")
+            .arg(&p.cache)
+            .arg("--fallback-hosts")
+            .arg(&p.shipped));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(!all.contains("s3cret") && !all.contains("abc123"), "a secret was printed:\n{all}");
+        let cache = std::fs::read_to_string(&p.cache).unwrap_or_default();
+        assert!(!cache.contains("s3cret") && !cache.contains("abc123"), "a secret was cached:\n{cache}");
+        (results_by_host(&out).len(), stderr(&out))
+    };
+    // A good fetch: the summary names the list, the cache keeps it.
+    let (n, err) = sweep("/private");
+    assert_eq!(n, good().len(), "{err}");
+    assert!(err.contains(&format!("list: {} (fetched now)", shown("/private"))), "{err}");
+    assert!(std::fs::read_to_string(&p.cache).unwrap().contains(&shown("/private")));
+    // A bad line is reported with the list's name.
+    let (_, err) = sweep("/messy");
+    assert!(err.contains(&format!("{}:5:", shown("/messy"))), "{err}");
+    // A failed fetch is explained in a warning, and the cache is used.
+    let (n, err) = sweep("/500");
+    assert_eq!(n, 4, "the cache of the /messy fetch:\n{err}");
+    assert!(err.contains(&format!("fetching {} failed", shown("/500"))), "{err}");
 }

@@ -138,7 +138,7 @@ pub(super) fn fetch(cfg: &UrlConfig, filter: &Filter) -> Result<Vec<u8>, FetchEr
         .user_agent(concat!("pinger/", env!("CARGO_PKG_VERSION"), " (host list fetch)"))
         .build()
         .into();
-    let mut uri = cfg.url.parse::<Uri>().map_err(drop).and_then(checked).map_err(|()| FetchError::BadUrl)?;
+    let mut uri = cfg.url.expose().parse::<Uri>().map_err(drop).and_then(checked).map_err(|()| FetchError::BadUrl)?;
     guard(&uri, filter).map_err(|host| FetchError::Outside { host })?;
     for _ in 0..=MAX_REDIRECTS {
         let left = deadline.saturating_duration_since(Instant::now());
