@@ -21,11 +21,11 @@ pub struct Cli {
     #[argh(option)]
     pub hosts_url: Option<String>,
 
-    /// seconds the whole fetch of --hosts-url may take before falling back (default 15)
+    /// seconds the whole fetch of --hosts-url may take before falling back (default 15; 1 to 3600)
     #[argh(option)]
     pub fetch_timeout: Option<u64>,
 
-    /// largest list accepted from --hosts-url, in bytes (default 67108864)
+    /// largest list accepted from --hosts-url, in bytes (default 67108864; 1 to 1073741824)
     #[argh(option)]
     pub max_list_bytes: Option<u64>,
 
@@ -38,16 +38,16 @@ pub struct Cli {
     #[argh(option)]
     pub fallback_hosts: Option<String>,
 
-    /// seconds to resolve all host names in the list, in parallel (default 5)
+    /// seconds to resolve all host names in the list, in parallel (default 5; 1 to 3600)
     #[argh(option)]
     pub resolve_timeout: Option<u64>,
 
     /// hosts to take from the list, in list order (default 1000 for a list, all for command-line targets;
-    /// 0 = all)
+    /// 0 = all; at most 4294967295)
     #[argh(option, short = 'n')]
     pub count: Option<usize>,
 
-    /// milliseconds to wait for each reply (default 2000)
+    /// milliseconds to wait for each reply (default 2000; 1 to 3600000)
     #[argh(option, short = 't')]
     pub timeout: Option<u64>,
 
@@ -55,11 +55,12 @@ pub struct Cli {
     #[argh(option, short = 'p')]
     pub probes: Option<u16>,
 
-    /// milliseconds between the probes of one host (default 1000)
+    /// milliseconds between the probes of one host (default 1000; 0 to 3600000)
     #[argh(option, short = 'i')]
     pub interval: Option<u64>,
 
-    /// probes per second over the whole sweep (default 10000; 0 = as fast as the machine goes)
+    /// probes per second over the whole sweep (default 10000; 0 = as fast as the machine goes; at most
+    /// 10000000)
     #[argh(option, short = 'r')]
     pub rate: Option<u32>,
 
@@ -92,7 +93,7 @@ pub struct Cli {
     #[argh(option)]
     pub redis_prefix: Option<String>,
 
-    /// seconds a Redis key lives (default 86400; 0 = no expiry)
+    /// seconds a Redis key lives (default 86400; 0 = no expiry; at most 31536000, a year)
     #[argh(option)]
     pub redis_ttl: Option<u64>,
 
@@ -101,8 +102,8 @@ pub struct Cli {
     #[argh(option)]
     pub spool_dir: Option<String>,
 
-    /// seconds for store connections and operations (default 5); the end of a sweep waits at most 6 times this
-    /// for the stores, then spools what is left
+    /// seconds for store connections and operations (default 5; 1 to 3600); the end of a sweep waits at most 6
+    /// times this for the stores, then spools what is left
     #[argh(option)]
     pub store_timeout: Option<u64>,
 

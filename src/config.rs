@@ -1,5 +1,6 @@
 //! Command line + environment -> one validated [`Config`]. Every default lives here.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,12 +23,28 @@ pub const DEFAULT_STORE_TIMEOUT_S: u64 = 5;
 pub const DEFAULT_KEEP_RAW: Duration = Duration::from_secs(7 * 86_400);
 /// Hourly rollups: 400 days, a year and a bit for year-over-year comparisons.
 pub const DEFAULT_KEEP_HOURLY: Duration = Duration::from_secs(400 * 86_400);
+pub const DEFAULT_RESOLVE_TIMEOUT_S: u64 = 5;
 /// Rows per Postgres COPY / Redis pipeline, and the longest a finished host waits before it is written.
 pub const STORE_BATCH_ROWS: usize = 50_000;
 pub const STORE_BATCH_TIME: Duration = Duration::from_millis(20);
 /// The environment's allow list: a ceiling that `--allow` can only narrow.
 pub const ALLOW_ENV: &str = "PINGER_ALLOW";
+
+// The ranges of the numeric flags (also in `--help` and the README). Wide enough for any real use, narrow enough
+// that no deadline or `Duration` arithmetic can overflow and no store is handed a value it refuses: 2^64 - 1 s
+// as a store timeout once became a Postgres `statement_timeout` that made the connection fail.
 const MAX_MS: u64 = 3_600_000;
+/// `--store-timeout`, `--fetch-timeout`, `--resolve-timeout`: an hour (the end of a sweep waits 6 times the
+/// store timeout, so 6 h at most).
+pub const MAX_TIMEOUT_S: u64 = 3600;
+/// `--redis-ttl`: a year; `0` keeps keys forever.
+pub const MAX_REDIS_TTL_S: u64 = 365 * 86_400;
+/// `--max-list-bytes`: 1 GiB, held in memory while it is read (the shipped list is under 300 kB).
+pub const MAX_LIST_BYTES: u64 = 1 << 30;
+/// `--count`: one run tags at most 2^32 probes.
+pub const MAX_COUNT: usize = u32::MAX as usize;
+/// `--rate`: well past what one raw socket sends; `0` is unlimited.
+pub const MAX_RATE: u32 = 10_000_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
@@ -184,12 +201,26 @@ pub struct Config {
     pub user: Option<String>,
 }
 
-fn ms(flag: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration, ConfigError> {
+/// `value` (or `default` when the flag is not given), if it lies in `range`; else an error naming the flag, the
+/// range and its unit.
+fn bounded<T>(flag: &str, value: Option<T>, default: T, range: RangeInclusive<T>, unit: &str) -> Result<T, ConfigError>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
     let v = value.unwrap_or(default);
-    if !(min..=MAX_MS).contains(&v) {
-        return Err(ConfigError(format!("--{flag} must be between {min} and {MAX_MS} ms, not {v}")));
+    if !range.contains(&v) {
+        let (min, max) = (range.start(), range.end());
+        return Err(ConfigError(format!("--{flag} must be between {min} and {max}{unit}, not {v}")));
     }
-    Ok(Duration::from_millis(v))
+    Ok(v)
+}
+
+fn ms(flag: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration, ConfigError> {
+    bounded(flag, value, default, min..=MAX_MS, " ms").map(Duration::from_millis)
+}
+
+fn secs(flag: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    bounded(flag, value, default, 1..=MAX_TIMEOUT_S, " s").map(Duration::from_secs)
 }
 
 /// A retention flag: a duration of at least `min` and at most 100 years.
@@ -216,13 +247,17 @@ impl Config {
         }
         let targets = cli.targets.clone();
         let url = crate::source::UrlConfig {
-            url: cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.to_string()),
-            timeout: match cli.fetch_timeout {
-                Some(0) => return Err(ConfigError("--fetch-timeout must be at least 1 s".into())),
-                Some(s) => Duration::from_secs(s),
-                None => crate::source::DEFAULT_FETCH_TIMEOUT,
-            },
-            max_bytes: cli.max_list_bytes.unwrap_or(crate::source::DEFAULT_MAX_BYTES),
+            url: crate::source::ListUrl::new(
+                cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.into()),
+            ),
+            timeout: secs("fetch-timeout", cli.fetch_timeout, crate::source::DEFAULT_FETCH_TIMEOUT.as_secs())?,
+            max_bytes: bounded(
+                "max-list-bytes",
+                cli.max_list_bytes,
+                crate::source::DEFAULT_MAX_BYTES,
+                1..=MAX_LIST_BYTES,
+                " bytes",
+            )?,
             cache: cli.hosts_cache.clone().map_or_else(crate::source::default_cache, PathBuf::from),
             shipped: cli.fallback_hosts.clone().map_or_else(crate::source::default_shipped, |p| vec![p.into()]),
             shipped_explicit: cli.fallback_hosts.is_some(),
@@ -245,6 +280,9 @@ impl Config {
                 .map_err(|e| ConfigError(format!("--allow: {e}")))?;
             filter.allow.push(list.into_iter().flatten().collect());
         }
+        if let Some(n) = cli.count {
+            bounded("count", Some(n), n, 0..=MAX_COUNT, " hosts")?;
+        }
         let count = match cli.count {
             Some(0) => None,
             Some(n) => Some(n),
@@ -252,12 +290,12 @@ impl Config {
             None if cli.targets.is_empty() => Some(DEFAULT_COUNT),
             None => None,
         };
-        let store_timeout = Duration::from_secs(cli.store_timeout.unwrap_or(DEFAULT_STORE_TIMEOUT_S).max(1));
+        let store_timeout = secs("store-timeout", cli.store_timeout, DEFAULT_STORE_TIMEOUT_S)?;
         let store = StoreConfig {
             postgres: postgres_config(&cli, env, store_timeout)?,
             redis: redis_config(&cli, env)?,
             redis_prefix: cli.redis_prefix.clone().unwrap_or_default(),
-            redis_ttl: match cli.redis_ttl.unwrap_or(DEFAULT_REDIS_TTL_S) {
+            redis_ttl: match bounded("redis-ttl", cli.redis_ttl, DEFAULT_REDIS_TTL_S, 0..=MAX_REDIS_TTL_S, " s")? {
                 0 => None,
                 s => Some(s),
             },
@@ -297,14 +335,14 @@ impl Config {
             user: cli.user.clone(),
             targets,
             url,
-            resolve_timeout: Duration::from_secs(cli.resolve_timeout.unwrap_or(5)),
+            resolve_timeout: secs("resolve-timeout", cli.resolve_timeout, DEFAULT_RESOLVE_TIMEOUT_S)?,
             hosts_file: cli.hosts_file,
             count,
             probe: ProbeConfig {
                 timeout: ms("timeout", cli.timeout, DEFAULT_TIMEOUT_MS, 1)?,
                 probes,
                 interval: ms("interval", cli.interval, DEFAULT_INTERVAL_MS, 0)?,
-                rate: cli.rate.unwrap_or(DEFAULT_RATE),
+                rate: bounded("rate", cli.rate, DEFAULT_RATE, 0..=MAX_RATE, " probes/s")?,
             },
             format,
             filter,
@@ -342,6 +380,45 @@ mod tests {
         assert!(err(Cli { probes: Some(0), ..cli(&["127.0.0.1"]) }, None).contains("--probes"));
         assert!(err(Cli { format: Some("xml".into()), ..cli(&["127.0.0.1"]) }, None).contains("xml"));
         assert!(err(cli(&["127.0.0.1"]), Some("127.0.0.0/8,nonsense")).contains("PINGER_ALLOW"));
+    }
+
+    #[test]
+    fn every_number_out_of_its_range_is_an_error_naming_the_flag_and_the_range() {
+        let t = || cli(&["127.0.0.1"]);
+        let cases: Vec<(&str, &str, Cli)> = vec![
+            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(u64::MAX), ..t() }),
+            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(3601), ..t() }),
+            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(0), ..t() }),
+            ("--fetch-timeout", "1 and 3600", Cli { fetch_timeout: Some(u64::MAX), ..t() }),
+            ("--fetch-timeout", "1 and 3600", Cli { fetch_timeout: Some(0), ..t() }),
+            ("--resolve-timeout", "1 and 3600", Cli { resolve_timeout: Some(u64::MAX), ..t() }),
+            ("--resolve-timeout", "1 and 3600", Cli { resolve_timeout: Some(0), ..t() }),
+            ("--redis-ttl", "0 and 31536000", Cli { redis_ttl: Some(u64::MAX), ..t() }),
+            ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(u64::MAX), ..t() }),
+            ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(0), ..t() }),
+            ("--count", "0 and 4294967295", Cli { count: Some(usize::MAX), ..t() }),
+            ("--rate", "0 and 10000000", Cli { rate: Some(u32::MAX), ..t() }),
+            ("--timeout", "1 and 3600000", Cli { timeout: Some(u64::MAX), ..t() }),
+            ("--interval", "0 and 3600000", Cli { interval: Some(u64::MAX), ..t() }),
+        ];
+        for (flag, range, c) in cases {
+            let e = Config::new(c, &Env::default()).unwrap_err().0;
+            assert!(e.starts_with(&format!("{flag} must be between {range}")), "{flag}: {e}");
+        }
+        // The bounds themselves are allowed.
+        let edge = Cli {
+            store_timeout: Some(3600),
+            fetch_timeout: Some(3600),
+            resolve_timeout: Some(1),
+            redis_ttl: Some(31_536_000),
+            max_list_bytes: Some(1 << 30),
+            count: Some(4_294_967_295),
+            rate: Some(10_000_000),
+            ..t()
+        };
+        let c = Config::new(edge, &Env::default()).unwrap();
+        assert_eq!((c.store.timeout, c.url.timeout), (Duration::from_secs(3600), Duration::from_secs(3600)));
+        assert_eq!((c.store.redis_ttl, c.count, c.probe.rate), (Some(31_536_000), Some(4_294_967_295), 10_000_000));
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! Where the host list comes from when no targets are given: a URL (ureq, with connect and overall timeouts, a
-//! size cap, bounded redirects, gzip, a clear User-Agent), else the last good fetch (a cache file), else the
-//! shipped `hosts` file. It returns bytes and says which source it used, why, and how old it is; parsing is
-//! `targets.rs`'s job.
+//! Where the host list comes from when no targets are given: a URL (fetched in `source/fetch.rs`, inside the
+//! network fence), else the last good fetch (a cache file), else the shipped `hosts` file. It returns bytes and
+//! says which source it used, why, and how old it is; parsing is `targets.rs`'s job.
 
 use std::fs;
 use std::io::Write;
@@ -10,15 +9,20 @@ use std::time::{Duration, SystemTime};
 
 use crate::targets::Filter;
 
+mod fetch;
+mod redact;
+pub use fetch::{FetchError, MAX_REDIRECTS};
+pub use redact::{redact, ListUrl};
+
 /// The original tool's list: every public resolver that public-dns.info knows.
 pub const DEFAULT_URL: &str = "https://public-dns.info/nameservers-all.txt";
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
-const MAX_REDIRECTS: u32 = 5;
 
 #[derive(Clone, Debug)]
 pub struct UrlConfig {
-    pub url: String,
+    /// Shown redacted wherever it is printed or stored.
+    pub url: ListUrl,
     /// Overall deadline of the fetch (connect is bounded by the smaller of this and 5 s).
     pub timeout: Duration,
     pub max_bytes: u64,
@@ -33,9 +37,19 @@ pub struct UrlConfig {
 /// Where the list came from, for the summary and the `sweeps` row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    Url { url: String },
-    Cache { path: PathBuf, age: Duration, why: String },
-    Shipped { path: PathBuf, why: String },
+    /// `url` is redacted: this is what is printed and stored.
+    Url {
+        url: String,
+    },
+    Cache {
+        path: PathBuf,
+        age: Duration,
+        why: String,
+    },
+    Shipped {
+        path: PathBuf,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -93,55 +107,7 @@ pub fn default_shipped() -> Vec<PathBuf> {
     v
 }
 
-/// Refuses to contact a host the network guard does not allow: with `PINGER_ALLOW` set, the URL must name
-/// `localhost` or an address inside it. (A name would need a DNS query, which is traffic too.)
-fn guard(url: &str, filter: &Filter) -> Result<(), String> {
-    if filter.allow.is_empty() {
-        return Ok(());
-    }
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(());
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) if filter.allow.iter().all(|l| l.iter().any(|c| c.contains(ip))) => Ok(()),
-        _ => Err(format!("{host:?} is outside PINGER_ALLOW, so it was not contacted")),
-    }
-}
-
-fn fetch(cfg: &UrlConfig) -> Result<Vec<u8>, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(cfg.timeout))
-        .timeout_connect(Some(cfg.timeout.min(Duration::from_secs(5))))
-        .max_redirects(MAX_REDIRECTS)
-        .user_agent(concat!("pinger/", env!("CARGO_PKG_VERSION"), " (host list fetch)"))
-        .build()
-        .into();
-    let mut resp = agent.get(&cfg.url).call().map_err(|e| e.to_string())?;
-    let body = resp.body_mut().with_config().limit(cfg.max_bytes).read_to_vec().map_err(|e| match e {
-        ureq::Error::BodyExceedsLimit(_) => format!("the list is larger than the {} byte cap", cfg.max_bytes),
-        e => e.to_string(),
-    })?;
-    // An error page served with 200 is not a list: keep the last good one instead.
-    let text = String::from_utf8_lossy(&body);
-    let any = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .any(|l| l.parse::<crate::targets::Cidr>().is_ok());
-    if !any {
-        return Err("the response holds no address".into());
-    }
-    Ok(body)
-}
-
-fn write_cache(path: &Path, url: &str, body: &[u8]) -> std::io::Result<()> {
+fn write_cache(path: &Path, url: &ListUrl, body: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -158,13 +124,13 @@ fn write_cache(path: &Path, url: &str, body: &[u8]) -> std::io::Result<()> {
 
 /// Fetches the list, or falls back. Warnings (a failed fetch, a cache that could not be written) go to stderr.
 pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoList> {
-    let fetched = guard(&cfg.url, filter).and_then(|()| fetch(cfg));
+    let fetched = fetch::fetch(cfg, filter);
     let why = match fetched {
         Ok(body) => {
             if let Err(e) = write_cache(&cfg.cache, &cfg.url, &body) {
                 eprintln!("pinger: warning: cannot keep the list in {}: {e}", cfg.cache.display());
             }
-            return Ok((body, Origin::Url { url: cfg.url.clone() }));
+            return Ok((body, Origin::Url { url: cfg.url.to_string() }));
         }
         Err(e) => format!("fetching {} failed: {e}", cfg.url),
     };
@@ -194,22 +160,4 @@ pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoLis
         cache: cfg.cache.display().to_string(),
         shipped: cfg.shipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::targets::parse_cidr_list;
-
-    #[test]
-    fn the_guard_lets_only_allowed_hosts_be_contacted() {
-        let f = Filter { allow: vec![parse_cidr_list("127.0.0.0/8,::1/128").unwrap()] };
-        assert!(guard("http://127.0.0.1:8080/list", &f).is_ok());
-        assert!(guard("http://user:pw@127.0.0.2/list", &f).is_ok());
-        assert!(guard("http://[::1]:80/list", &f).is_ok());
-        assert!(guard("http://localhost:9/x", &f).is_ok());
-        assert!(guard(DEFAULT_URL, &f).is_err());
-        assert!(guard("http://198.18.0.1/list", &f).is_err());
-        assert!(guard(DEFAULT_URL, &Filter::default()).is_ok(), "no guard set: anything goes");
-    }
 }

@@ -90,3 +90,18 @@ fn a_bad_allow_list_in_the_environment_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("PINGER_ALLOW") && stderr(&out).contains("bogus"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_number_too_large_for_a_flag_is_a_usage_error_that_names_the_flag() {
+    // 2^64 - 1 once made the Postgres connection fail ("cannot connect") with Postgres up; every flag says so
+    // before anything is probed or contacted.
+    let out = run(pinger().args(["127.0.0.1", "--no-store", "--store-timeout", "18446744073709551615"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--store-timeout must be between 1 and 3600"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    for flag in ["--fetch-timeout", "--resolve-timeout", "--redis-ttl", "--max-list-bytes", "--count", "--timeout"] {
+        let out = run(pinger().args(["127.0.0.1", "--no-store", flag, "18446744073709551615"]));
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("{flag} must be between")), "{}", stderr(&out));
+    }
+}

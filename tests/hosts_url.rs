@@ -15,7 +15,14 @@ const SHIPPED: &str = "127.0.1.1\n127.0.1.2\n";
 fn server() -> HttpServer {
     HttpServer::start(|path| {
         let ok = |body: &[u8]| Reply::Full(200, vec![], body.to_vec());
-        match path {
+        // Only this route looks at the query: it proves the real URL, token and all, was the one fetched.
+        if path.starts_with("/private?") {
+            return match path {
+                "/private?token=abc123&list=all" => ok(GOOD.as_bytes()),
+                _ => Reply::Full(403, vec![], b"bad token".to_vec()),
+            };
+        }
+        match path.split('?').next().unwrap_or(path) {
             "/good" => ok(GOOD.as_bytes()),
             "/404" => Reply::Full(404, vec![], b"not found".to_vec()),
             "/500" => Reply::Full(500, vec![], b"oops".to_vec()),
@@ -24,6 +31,8 @@ fn server() -> HttpServer {
             "/html" => ok(b"<html><body>maintenance</body></html>"),
             "/messy" => ok(b"# resolvers\r\n127.0.0.21\r\n\r\n  127.0.0.22  \r\ngarbage here!\r\n127.0.0.21\r\n127.0.0.23 # x\r\n127.0.0.24"),
             "/redirect" => Reply::Full(302, vec![("Location".into(), "/good".into())], vec![]),
+            "/relative/hop" => Reply::Full(301, vec![("Location".into(), "../redirect".into())], vec![]),
+            "/loop" => Reply::Full(302, vec![("Location".into(), "/loop".into())], vec![]),
             "/gzip" => {
                 let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 z.write_all(GOOD.as_bytes()).unwrap();
@@ -180,6 +189,79 @@ fn a_redirect_is_followed_and_gzip_is_unpacked() {
     let srv = server();
     assert_eq!(sweep(&srv.url("/redirect"), &paths("redirect"), &[]).0, good());
     assert_eq!(sweep(&srv.url("/gzip"), &paths("gzip"), &[]).0, good());
+    assert_eq!(sweep(&srv.url("/relative/hop"), &paths("relative"), &[]).0, good());
+}
+
+#[test]
+fn a_redirect_loop_is_given_up_after_five_hops() {
+    if !have_root() {
+        return;
+    }
+    let srv = server();
+    let (hosts, err, code) = sweep(&srv.url("/loop"), &paths("loop"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(hosts, shipped());
+    assert!(err.contains("more than 5 redirects"), "{err}");
+    // The first request and five redirects followed: six in all.
+    assert_eq!(srv.connections(), 6, "{err}");
+}
+
+#[test]
+fn a_redirect_to_a_host_outside_pinger_allow_is_refused_and_never_contacted() {
+    if !have_root() {
+        return;
+    }
+    // Both servers are on loopback, so that even a bug here stays on this machine; the guard below lets only
+    // the first be contacted.
+    let outside = HttpServer::start_at("127.0.0.2", |_| Reply::Full(200, vec![], GOOD.as_bytes().to_vec()));
+    let target = outside.url("/list");
+    let inside = HttpServer::start(move |_| Reply::Full(302, vec![("Location".into(), target.clone())], vec![]));
+    let p = paths("redirect-out");
+    let fallback = p.shipped.with_file_name("fallback-hosts");
+    std::fs::write(&fallback, "127.0.0.1\n").unwrap();
+    let out = run(pinger()
+        .env("PINGER_ALLOW", "127.0.0.1/32")
+        .args(["--hosts-url", &inside.url("/list"), "--format", "json", "--fetch-timeout", "3"])
+        .arg("--hosts-cache")
+        .arg(&p.cache)
+        .arg("--fallback-hosts")
+        .arg(&fallback));
+    let err = stderr(&out);
+    assert_eq!(outside.connections(), 0, "the redirect was followed beyond the fence:\n{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("redirect to \"127.0.0.2\"") && err.contains("outside PINGER_ALLOW"), "{err}");
+    assert!(err.contains("shipped list") && err.contains("fallback-hosts"), "{err}");
+    assert_eq!(results_by_host(&out).into_keys().collect::<Vec<_>>(), ["127.0.0.1"], "{err}");
+    assert!(!p.cache.exists(), "a refused fetch must not write the cache");
+}
+
+#[test]
+fn proxy_settings_in_the_environment_are_not_used_under_pinger_allow() {
+    if !have_root() {
+        return;
+    }
+    // A "proxy" that only counts who connects: under the fence the list must come straight from the server.
+    let proxy = HttpServer::start_at("127.0.0.3", |_| Reply::Full(502, vec![], b"proxy".to_vec()));
+    let proxy_url = proxy.url("");
+    let (srv, p) = (server(), paths("proxy"));
+    let mut cmd = pinger();
+    for k in ["NO_PROXY", "no_proxy", "HTTP_PROXY", "https_proxy", "all_proxy"] {
+        cmd.env_remove(k);
+    }
+    for k in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+        cmd.env(k, &proxy_url);
+    }
+    let out = run(cmd
+        .args(["--hosts-url", &srv.url("/good"), "--format", "json", "--fetch-timeout", "3"])
+        .arg("--hosts-cache")
+        .arg(&p.cache)
+        .arg("--fallback-hosts")
+        .arg(&p.shipped));
+    let err = stderr(&out);
+    assert_eq!(proxy.connections(), 0, "the proxy from the environment was used:\n{err}");
+    let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
+    hosts.sort();
+    assert_eq!(hosts, good(), "{err}");
 }
 
 #[test]
@@ -264,4 +346,39 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[test]
+fn a_password_or_token_in_the_list_url_is_never_printed_or_kept_in_the_cache() {
+    if !have_root() {
+        return;
+    }
+    let (srv, p) = (server(), paths("secret"));
+    let url = |path: &str| format!("http://pinger:s3cret@127.0.0.1:{}{path}?token=abc123&list=all", srv.port);
+    let shown = |path: &str| format!("http://***@127.0.0.1:{}{path}?token=***&list=***", srv.port);
+    let sweep = |path: &str| {
+        let out = run(pinger()
+            .args(["--hosts-url", &url(path), "--format", "json", "--fetch-timeout", "3"])
+            .arg("--hosts-cache")
+            .arg(&p.cache)
+            .arg("--fallback-hosts")
+            .arg(&p.shipped));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(!all.contains("s3cret") && !all.contains("abc123"), "a secret was printed:\n{all}");
+        let cache = std::fs::read_to_string(&p.cache).unwrap_or_default();
+        assert!(!cache.contains("s3cret") && !cache.contains("abc123"), "a secret was cached:\n{cache}");
+        (results_by_host(&out).len(), stderr(&out))
+    };
+    // A good fetch: the summary names the list, the cache keeps it.
+    let (n, err) = sweep("/private");
+    assert_eq!(n, good().len(), "{err}");
+    assert!(err.contains(&format!("list: {} (fetched now)", shown("/private"))), "{err}");
+    assert!(std::fs::read_to_string(&p.cache).unwrap().contains(&shown("/private")));
+    // A bad line is reported with the list's name.
+    let (_, err) = sweep("/messy");
+    assert!(err.contains(&format!("{}:5:", shown("/messy"))), "{err}");
+    // A failed fetch is explained in a warning, and the cache is used.
+    let (n, err) = sweep("/500");
+    assert_eq!(n, 4, "the cache of the /messy fetch:\n{err}");
+    assert!(err.contains(&format!("fetching {} failed", shown("/500"))), "{err}");
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::history::{assert_history_matches_raw, close_all_hours};
+use common::http::{HttpServer, Reply};
 use common::stores::{PgServer, RedisServer, PG_PASSWORD};
 use common::*;
 use std::collections::HashMap;
@@ -319,4 +320,30 @@ fn the_original_tools_dotenv_configures_both_stores() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(pg.query("SELECT count(*) FROM pinger_data"), "14");
     assert!(redis.cli(&["GET", "127.0.0.14"]).contains("\"alive\":true"));
+}
+
+#[test]
+fn a_password_or_token_in_the_list_url_never_reaches_the_sweeps_table() {
+    if !have_root() {
+        return;
+    }
+    let pg = PgServer::start("secret-url");
+    let srv = HttpServer::start(|_| Reply::Full(200, vec![], b"127.0.0.1\n127.0.0.2\n".to_vec()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secret-url");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("fallback"), "127.0.0.3\n").unwrap();
+    let url = format!("http://pinger:s3cret@127.0.0.1:{}/list?token=abc123", srv.port);
+    let out = run(pinger()
+        .args(["--hosts-url", &url, "--format", "none", "--no-redis"])
+        .arg("--hosts-cache")
+        .arg(dir.join("cache"))
+        .arg("--fallback-hosts")
+        .arg(dir.join("fallback"))
+        .arg("--spool-dir")
+        .arg(spool_dir("secret-url"))
+        .env("DATABASE_URL", pg.url()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let source = pg.query("SELECT source FROM sweeps");
+    assert_eq!(source, format!("http://***@127.0.0.1:{}/list?token=*** (fetched now)", srv.port));
 }

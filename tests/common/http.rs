@@ -3,6 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a path answers.
@@ -15,26 +17,43 @@ pub enum Reply {
 }
 
 pub struct HttpServer {
+    pub ip: &'static str,
     pub port: u16,
+    connections: Arc<AtomicUsize>,
 }
 
 impl HttpServer {
-    /// Serves `route(path)` until the test process ends.
+    /// Serves `route(path)` on 127.0.0.1 until the test process ends.
     pub fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind test HTTP server");
+        HttpServer::start_at("127.0.0.1", route)
+    }
+
+    /// Serves `route(path)` on `ip` (a loopback address: all of 127.0.0.0/8 is this machine) until the test
+    /// process ends.
+    pub fn start_at(ip: &'static str, route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> HttpServer {
+        assert!(ip.starts_with("127."), "test servers listen on loopback only, not {ip}");
+        let listener = TcpListener::bind((ip, 0)).expect("bind test HTTP server");
         let port = listener.local_addr().expect("addr").port();
-        let route = std::sync::Arc::new(route);
+        let route = Arc::new(route);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::SeqCst);
                 let route = route.clone();
                 std::thread::spawn(move || serve(conn, &*route));
             }
         });
-        HttpServer { port }
+        HttpServer { ip, port, connections }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.ip, self.port)
+    }
+
+    /// Connections accepted so far, whether or not they sent a request.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
