@@ -13,6 +13,8 @@ SET client_min_messages = warning;
 -- Hours are rolled up once they are over (pinger_close_hours); a check that arrives for an hour already rolled
 -- up is added to its rollups by the trigger below, in the transaction that stores it. Either way a check is
 -- counted once: its raw row and its share of the rollups commit together.
+-- The functions run with `jit = off`: their statements are short or scan known ranges, and JIT compiling them
+-- cost more than running them (seconds per hour rolled up, measured).
 
 -- One row per run.
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -132,6 +134,8 @@ CREATE TABLE IF NOT EXISTS pinger_outages (
     PRIMARY KEY (host, started_at)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS pinger_outages_open ON pinger_outages (host) WHERE ended_at IS NULL;
+-- The insert trigger looks for outages with an event after the checks it is given (out-of-order checks).
+CREATE INDEX IF NOT EXISTS pinger_outages_last_event ON pinger_outages ((coalesce(ended_at, last_failed_at)));
 
 -- Bookkeeping: hours before `rolled_until` are in pinger_hourly (and days before its day in pinger_daily);
 -- `raw_from` and `hourly_from` say from when raw rows and hourly rollups are still kept (retention).
@@ -202,7 +206,7 @@ $$;
 -- of order (a late spool, a migration) and by `pinger migrate`; the outages that overlap `since` are redone
 -- from their start, so the check before the span recomputed was a good one.
 CREATE OR REPLACE FUNCTION pinger_outages_rebuild(hosts inet[], since timestamptz) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
     CREATE TEMP TABLE IF NOT EXISTS pinger_rebuild_from (host inet PRIMARY KEY, since timestamptz) ON COMMIT DROP;
     TRUNCATE pinger_rebuild_from;
@@ -237,7 +241,7 @@ $$;
 -- added to the rollups; the outage log follows the checks. Checks that arrive out of order (a host twice in one
 -- statement, or older than what is known of the host) make the hosts concerned recomputed from raw rows.
 CREATE OR REPLACE FUNCTION pinger_data_inserted() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     rolled timestamptz;
     late_from timestamptz;
@@ -256,10 +260,15 @@ BEGIN
         SELECT n.host, count(*) AS n, min(n.ping_timestamp) AS since, bool_and(n.result) AS all_up
         FROM pinger_new_rows n GROUP BY n.host
     )
-    SELECT array_agg(g.host), min(g.since) INTO late_hosts, late_from FROM g
+    -- Outages with an event (last failure or end) at or after the statement's earliest check: few in a live
+    -- sweep, so this is a short index range rather than a probe per host.
+    , recent AS (
+        SELECT o.host, max(coalesce(o.ended_at, o.last_failed_at)) AS at FROM pinger_outages o
+        WHERE coalesce(o.ended_at, o.last_failed_at) >= late_from GROUP BY o.host
+    )
+    SELECT array_agg(g.host), min(g.since) INTO late_hosts, late_from FROM g LEFT JOIN recent r ON r.host = g.host
     WHERE g.n > 1
-       OR EXISTS (SELECT 1 FROM pinger_outages o WHERE o.host = g.host
-                  AND (o.last_failed_at >= g.since OR o.ended_at >= g.since))
+       OR r.at >= g.since
        OR (NOT g.all_up AND EXISTS (SELECT 1 FROM pinger_data d WHERE d.host = g.host AND d.ping_timestamp > g.since));
     -- In order, one check per host: a good check ends the host's open outage; a failed one extends or opens one.
     UPDATE pinger_outages o SET ended_at = n.ping_timestamp
@@ -313,7 +322,7 @@ $$;
 -- Partitions for yesterday, today and `days_ahead` days ahead, and for any day whose rows wait in the default
 -- partition. Returns how many it created.
 CREATE OR REPLACE FUNCTION pinger_prepare_partitions(days_ahead integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     days date[];
     d date;
@@ -332,11 +341,31 @@ BEGIN
 END
 $$;
 
+-- Daily rollups of the days in [lo, hi), summed from their hourly rollups.
+CREATE OR REPLACE FUNCTION pinger_days_from_hours(lo timestamptz, hi timestamptz) RETURNS void
+LANGUAGE sql SET jit = off AS $$
+    INSERT INTO pinger_daily AS t (host, day, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
+                                   rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
+    SELECT h.host, (h.hour AT TIME ZONE 'UTC')::date, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received),
+           sum(h.duplicates), sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms),
+           pinger_hist_sum(h.rtt_hist), max(h.last_at), max(h.last_up_at)
+    FROM pinger_hourly h
+    WHERE h.hour >= lo AND h.hour < hi
+    GROUP BY 1, 2
+    ON CONFLICT (host, day) DO UPDATE SET
+        checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
+        sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
+        duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
+        rtt_min_ms = least(t.rtt_min_ms, EXCLUDED.rtt_min_ms), rtt_max_ms = greatest(t.rtt_max_ms, EXCLUDED.rtt_max_ms),
+        rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
+        last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at)
+$$;
+
 -- Rolls up the hours that ended before `upto` and are not rolled up yet, at most `max_hours` of them (and the
 -- days they complete). Returns the hours rolled up. While it runs, inserts of checks wait for it (their trigger
 -- reads pinger_rollup_state FOR SHARE): pinger calls it an hour at a time.
 CREATE OR REPLACE FUNCTION pinger_close_hours(upto timestamptz, max_hours integer DEFAULT 1000000) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     rolled timestamptz;
     target timestamptz;
@@ -348,21 +377,7 @@ BEGIN
     END IF;
     EXECUTE pinger_rollup_sql('pinger_data', 'hour') USING rolled, target;
     -- Days now complete: summed from their hours.
-    INSERT INTO pinger_daily AS t (host, day, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
-                                   rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
-    SELECT h.host, (h.hour AT TIME ZONE 'UTC')::date, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received),
-           sum(h.duplicates), sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms),
-           pinger_hist_sum(h.rtt_hist), max(h.last_at), max(h.last_up_at)
-    FROM pinger_hourly h
-    WHERE h.hour >= date_trunc('day', rolled, 'UTC') AND h.hour < date_trunc('day', target, 'UTC')
-    GROUP BY 1, 2
-    ON CONFLICT (host, day) DO UPDATE SET
-        checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
-        sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
-        duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
-        rtt_min_ms = least(t.rtt_min_ms, EXCLUDED.rtt_min_ms), rtt_max_ms = greatest(t.rtt_max_ms, EXCLUDED.rtt_max_ms),
-        rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
-        last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at);
+    PERFORM pinger_days_from_hours(date_trunc('day', rolled, 'UTC'), date_trunc('day', target, 'UTC'));
     UPDATE pinger_rollup_state SET rolled_until = target;
     RETURN (extract(epoch FROM target - rolled) / 3600)::integer;
 END
@@ -373,7 +388,7 @@ $$;
 -- Returns the raw partitions dropped.
 CREATE OR REPLACE FUNCTION pinger_retention(keep_raw interval, keep_hourly interval, keep_daily interval)
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     st pinger_rollup_state;
     raw_cut timestamptz;
@@ -395,6 +410,8 @@ BEGIN
     hourly_cut := date_trunc('day', now() - keep_hourly, 'UTC');
     -- Every time, not only when the cut moves: a late check can bring back an hour older than the cut.
     DELETE FROM pinger_hourly WHERE hour < hourly_cut;
+    -- Batch ids are only needed while a batch can still be replayed: spool files are days old at most.
+    DELETE FROM pinger_batches WHERE stored_at < now() - keep_raw;
     IF keep_daily IS NOT NULL THEN
         DELETE FROM pinger_daily WHERE day < (now() - keep_daily)::date;
     END IF;
@@ -412,7 +429,7 @@ $$;
 CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
 RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
                last_status_change timestamptz, last_result boolean)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     st pinger_rollup_state;
     a timestamptz;    -- the window's start as the data allows it
