@@ -17,11 +17,13 @@ build:
 test:
 	$(CARGO) test --release
 
-# Micro-benchmarks, the writer benchmark, and the whole-sweep comparison with fping and the bare baseline (root).
+# Micro-benchmarks, the writer benchmark, the whole-sweep comparison with fping and the bare baseline, and the
+# 30-day history (root; the history bench takes about half an hour).
 bench:
 	$(CARGO) bench --bench core
 	$(CARGO) bench --bench sweep
 	$(CARGO) bench --bench writer
+	$(CARGO) bench --bench history
 
 lint:
 	$(CARGO) fmt --check

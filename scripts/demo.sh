@@ -14,6 +14,9 @@ keys=$(redis-cli -p "$REDIS_PORT" dbsize)
 echo
 echo "demo: the last sweep stored $rows rows in Postgres; Redis holds $keys keys."
 [ "$rows" -eq 65534 ] && [ "$keys" -ge 65534 ] || { echo "demo: expected 65534 rows and keys" >&2; exit 1; }
+echo
+echo "demo: the least available hosts over 24 hours (pinger report, from the rollups and the raw rows):"
+./target/release/pinger report --since 24h --limit 5
 cat <<MSG
 
 Is it up now?        redis-cli -p $REDIS_PORT get 127.0.0.1
@@ -21,7 +24,9 @@ Is it up now?        redis-cli -p $REDIS_PORT get 127.0.0.1
 How often was it down?
   PGPASSWORD=... psql -h 127.0.0.1 -p $POSTGRES_PORT -U $POSTGRES_USER $POSTGRES_DB \\
     -c 'SELECT * FROM host_availability_24h ORDER BY availability_pct, failures DESC LIMIT 10'
+  (also host_availability_7d and _30d, host_outages, host_hourly, host_daily: see README, "Storage")
   ./target/release/pinger report --since 24h
+  ./target/release/pinger report 127.0.0.1 --since 365d
 Adminer:             make adminer, then http://127.0.0.1:8080/adminer.php (System PostgreSQL, server 127.0.0.1:$POSTGRES_PORT,
                      user $POSTGRES_USER, password in .env, database $POSTGRES_DB)
 MSG
