@@ -257,20 +257,32 @@ BEGIN
         EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
             USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
     END IF;
-    WITH g AS (
-        SELECT n.host, count(*) AS n, min(n.ping_timestamp) AS since, bool_and(n.result) AS all_up
-        FROM pinger_new_rows n GROUP BY n.host
-    )
-    -- Outages with an event (last failure or end) at or after the statement's earliest check: few in a live
-    -- sweep, so this is a short index range rather than a probe per host.
-    , recent AS (
+    -- Out of order: a host twice in the statement (only hosts with a failed check or an open outage can be
+    -- affected: a host that was and stays up changes no outage), a check at or before an outage event of its
+    -- host (the events since the statement's earliest check are few in a live sweep: a short index range), or a
+    -- failed check with a later check already stored. Each is a hash join or a probe per failed check, not per
+    -- check: a live sweep's statement stays cheap.
+    WITH touched AS (
+        SELECT DISTINCT n.host FROM pinger_new_rows n WHERE NOT n.result
+        UNION SELECT o.host FROM pinger_outages o WHERE o.ended_at IS NULL
+    ),
+    recent AS (
         SELECT o.host, max(coalesce(o.ended_at, o.last_failed_at)) AS at FROM pinger_outages o
         WHERE coalesce(o.ended_at, o.last_failed_at) >= late_from GROUP BY o.host
-    )
-    SELECT array_agg(g.host), min(g.since) INTO late_hosts, late_from FROM g LEFT JOIN recent r ON r.host = g.host
-    WHERE g.n > 1
-       OR r.at >= g.since
-       OR (NOT g.all_up AND EXISTS (SELECT 1 FROM pinger_data d WHERE d.host = g.host AND d.ping_timestamp > g.since));
+    ),
+    late AS (
+        SELECT n.host, min(n.ping_timestamp) AS since FROM pinger_new_rows n
+        WHERE n.host IN (SELECT host FROM touched) GROUP BY n.host HAVING count(*) > 1
+        UNION ALL
+        SELECT n.host, n.ping_timestamp FROM pinger_new_rows n JOIN recent r ON r.host = n.host
+        WHERE r.at >= n.ping_timestamp
+        UNION ALL
+        SELECT n.host, n.ping_timestamp FROM pinger_new_rows n
+        WHERE NOT n.result AND EXISTS (SELECT 1 FROM pinger_data d WHERE d.host = n.host
+                                       AND d.ping_timestamp > n.ping_timestamp)
+    ),
+    hosts AS (SELECT l.host, min(l.since) AS since FROM late l GROUP BY l.host)
+    SELECT array_agg(h.host), min(h.since) INTO late_hosts, late_from FROM hosts h;
     -- In order, one check per host: a good check ends the host's open outage; a failed one extends or opens one.
     UPDATE pinger_outages o SET ended_at = n.ping_timestamp
     FROM pinger_new_rows n

@@ -69,6 +69,27 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
         ReportError::Postgres(format!("postgres {target}: {why}"))
     };
     let mut client = cfg.connect(NoTls).map_err(pg_err)?;
+    // The report reads schema 2's rollups; an older database says what to do rather than "no such function".
+    let (has_schema, pending): (bool, bool) = client
+        .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(pg_err)?;
+    let version: Option<i32> = match has_schema {
+        true => client.query_one("SELECT max(version) FROM pinger_schema", &[]).map_err(pg_err)?.get(0),
+        false => None,
+    };
+    if version != Some(crate::store::postgres::SCHEMA_VERSION) {
+        return Err(ReportError::Postgres(format!(
+            "postgres {target}: {}; run `pinger migrate` (or a sweep) to bring it to schema {}",
+            version.map_or("holds no pinger schema".to_string(), |v| format!("holds schema version {v}")),
+            crate::store::postgres::SCHEMA_VERSION
+        )));
+    }
+    if pending {
+        eprintln!(
+            "pinger report: warning: an older schema's rows are not migrated yet and not counted; run `pinger migrate`"
+        );
+    }
     let secs = since.as_secs_f64();
     let w = |r: std::io::Result<()>| r.map_err(|e| ReportError::Postgres(format!("writing the report: {e}")));
     match host {

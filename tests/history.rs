@@ -324,6 +324,13 @@ fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row
          CASE WHEN (h + m) % 13 <> 0 THEN 0.6 + (h % 40) * 3.3 END, 1, CASE WHEN (h + m) % 13 <> 0 THEN 1 ELSE 0 END, \
          0, 0 FROM generate_series(0, 299) h, generate_series(0, 2 * 720 - 1) m",
     );
+    let early = run(pinger().arg("report").env("DATABASE_URL", pg.url()));
+    assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
+    assert!(
+        stderr(&early).contains("run `pinger migrate`"),
+        "a report on version 1 says what to do: {}",
+        stderr(&early)
+    );
     let mut child = pinger()
         .args(["migrate", "--no-progress"])
         .env("DATABASE_URL", pg.url())
@@ -366,6 +373,60 @@ fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row
     assert!(stderr(&out).contains("migrated"), "{}", stderr(&out));
     assert_eq!(pg.query("SELECT to_regclass('pinger_data_old') IS NULL"), "t");
     assert_eq!(pg.query("SELECT count(*), count(DISTINCT (host, ping_timestamp)) FROM pinger_data"), "432001|432001");
+    assert_history_matches_raw(&pg);
+    close_all_hours(&pg);
+    assert_history_matches_raw(&pg);
+}
+
+#[test]
+fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_checks_in_order() {
+    if !have_root() {
+        return;
+    }
+    let pg = PgServer::start("order");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    // 4 hosts x 60 checks a minute apart over the last 3 hours, up or down by a fixed pseudo-random pattern
+    // (runs of failures of every length), inserted in a shuffled order, 1 to 7 checks per statement; half of
+    // them after the hours are rolled up, so that both the close and the trigger's late path count them.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut checks: Vec<String> = Vec::new();
+    for host in 1..=4 {
+        for minute in 0..60 {
+            let up = next() % 3 != 0;
+            let rtt = if up { format!("{}.{}", next() % 300, next() % 1000) } else { "NULL".into() };
+            checks.push(format!(
+                "('127.0.0.{host}', date_trunc('hour', now()) - interval '3 hours' + {} * interval '3 minutes', {up}, {rtt})",
+                minute
+            ));
+        }
+    }
+    for i in (1..checks.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        checks.swap(i, j);
+    }
+    let half = checks.len() / 2;
+    let mut at = 0;
+    while at < checks.len() {
+        if at >= half && at - half < 8 {
+            close_all_hours(&pg);
+        }
+        let n = (1 + next() % 7) as usize;
+        let batch = &checks[at..(at + n).min(checks.len())];
+        pg.query(&format!(
+            "INSERT INTO pinger_data (host, ping_timestamp, result, rtt_ms) VALUES {}",
+            batch.join(", ")
+        ));
+        at += n;
+    }
+    assert_eq!(pg.query("SELECT count(*) FROM pinger_data"), "240");
     assert_history_matches_raw(&pg);
     close_all_hours(&pg);
     assert_history_matches_raw(&pg);
