@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Redis and PostgreSQL for pinger, on 127.0.0.1 only:
 #   scripts/services.sh up     start them (Docker Compose when a Docker engine answers; otherwise Debian's
-#                              packages, run as local processes with their data in .services/, kept across restarts)
+#                              packages, run as local processes, their data kept across restarts in
+#                              /var/lib/pinger/services-HASH as root (a directory per checkout, reachable by the
+#                              postgres user wherever the checkout is, even in a 0700 home), else .services/)
 #   scripts/services.sh down   stop them (the data stays)
 # Settings come from .env (created from .env.example with a random password when missing).
 set -euo pipefail
@@ -24,7 +26,15 @@ if docker info >/dev/null 2>&1; then
 fi
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
-data=$PWD/.services
+if [ -n "${PINGER_SERVICES_DIR:-}" ]; then
+  data=$PINGER_SERVICES_DIR
+elif [ "$(id -u)" -eq 0 ]; then
+  data=/var/lib/pinger/services-$(printf '%s' "$PWD" | sha256sum | head -c 12)
+else
+  data=$PWD/.services
+fi
+# The servers run as postgres: they must reach their data, and must not need the checkout (a private home).
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 case "${1:-up}" in
   up)
     if [ -z "$pgbin" ] || ! command -v redis-server >/dev/null; then
@@ -33,14 +43,15 @@ case "${1:-up}" in
       pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
     fi
     mkdir -p "$data/redis"
+    chmod 755 "$data"; [ "$(dirname "$data")" = /var/lib/pinger ] && chmod 755 /var/lib/pinger
     if [ ! -f "$data/pg/PG_VERSION" ]; then
       mkdir -p "$data/pg"; chown postgres: "$data/pg"; chmod 700 "$data/pg"
       pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"; chown postgres: "$pwfile"
-      runuser -u postgres -- "$pgbin/initdb" -D "$data/pg" -U "$POSTGRES_USER" -A scram-sha-256 --pwfile="$pwfile" >/dev/null
+      as_postgres "$pgbin/initdb" -D "$data/pg" -U "$POSTGRES_USER" -A scram-sha-256 --pwfile="$pwfile" >/dev/null
       rm -f "$pwfile"
     fi
-    if ! runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" status >/dev/null 2>&1; then
-      runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" -w -l "$data/pg/log" \
+    if ! as_postgres "$pgbin/pg_ctl" -D "$data/pg" status >/dev/null 2>&1; then
+      as_postgres "$pgbin/pg_ctl" -D "$data/pg" -w -l "$data/pg/log" \
         -o "-p $POSTGRES_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
     fi
     PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -Atqc \
@@ -51,13 +62,13 @@ case "${1:-up}" in
         --appendonly yes --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log"
       for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     fi
-    echo "services: postgres on 127.0.0.1:$POSTGRES_PORT (database $POSTGRES_DB), redis on 127.0.0.1:$REDIS_PORT"
+    echo "services: postgres on 127.0.0.1:$POSTGRES_PORT (database $POSTGRES_DB), redis on 127.0.0.1:$REDIS_PORT; data in $data"
     ;;
   down)
     [ -n "$pgbin" ] && [ -f "$data/pg/PG_VERSION" ] &&
-      runuser -u postgres -- "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null 2>&1 || true
+      as_postgres "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null 2>&1 || true
     redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
-    echo "services: stopped (data kept in .services/)"
+    echo "services: stopped (data kept in $data)"
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac
