@@ -6,6 +6,9 @@ use argh::FromArgs;
 /// timeout or unreachable.
 ///
 /// Targets are IP addresses and CIDR blocks on the command line and/or a host list (--hosts-file).
+///
+/// Other commands: `pinger report` (availability and outages from Postgres) and `pinger migrate` (bring the
+/// database to the current schema); each has its own --help.
 #[derive(FromArgs, Debug, Default, PartialEq)]
 pub struct Cli {
     /// addresses, CIDR blocks and host names to probe (e.g. 127.0.0.0/16)
