@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::process::Stdio;
+use std::time::Duration;
 
 #[test]
 fn a_messy_list_on_stdin_sweeps_every_valid_line_and_reports_the_bad_ones() {
@@ -104,4 +105,61 @@ fn a_number_too_large_for_a_flag_is_a_usage_error_that_names_the_flag() {
         assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
         assert!(stderr(&out).contains(&format!("{flag} must be between")), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn a_block_larger_than_max_hosts_is_refused_before_anything_is_allocated_or_sent() {
+    if !have_root() {
+        return;
+    }
+    // In a namespace of its own all the same: were the check ever to come after the expansion, nothing sent
+    // could leave it.
+    let ns = Netns::new("maxhosts");
+    // 4 billion hosts once asked for a 1 GB allocation and aborted; the cap makes any such attempt fail here.
+    let m = run_measured(
+        ns.pinger().args(["2001:db8::/96", "--no-store", "--format", "json"]),
+        1 << 30,
+        Duration::from_secs(60),
+    );
+    let err = stderr(&m.out);
+    assert_eq!(m.out.status.code(), Some(2), "{err}");
+    assert!(err.contains("4294967295 hosts") && err.contains("more than --max-hosts 16777216"), "{err}");
+    assert!(m.out.stdout.is_empty(), "nothing probed");
+    assert!(m.peak_rss_kb < 64 * 1024, "refused before expanding: peak RSS {} kB", m.peak_rss_kb);
+    // The way through that the message names: --count takes a part of the block (here unroutable, inside the
+    // namespace).
+    let part = run(ns.pinger().args(["2001:db8::/96", "--count", "3", "--no-store", "--format", "json"]));
+    assert_eq!(part.status.code(), Some(0), "{}", stderr(&part));
+    assert_eq!(results_by_host(&part).len(), 3, "{}", stderr(&part));
+}
+
+#[test]
+fn a_whole_internet_line_in_a_list_sweeps_only_its_part_inside_the_allow_list() {
+    if !have_root() {
+        return;
+    }
+    // A hostile or mistaken line in a fetched list: 0.0.0.0/0, inside PINGER_ALLOW=127.0.0.0/8 and --allow
+    // 127.0.0.0/30, is the four addresses of that /30 (all four: the /30 is not the block the line names).
+    let list = list_file("whole-internet.txt", ["0.0.0.0/0".to_string(), "127.0.0.1".to_string()]);
+    let m = run_measured(
+        pinger().env("PINGER_ALLOW", "127.0.0.0/8").arg("--hosts-file").arg(&list).args([
+            "--allow",
+            "127.0.0.0/30",
+            "--no-store",
+            "--format",
+            "json",
+            "--timeout",
+            "500",
+        ]),
+        2 << 30,
+        Duration::from_secs(60),
+    );
+    let err = stderr(&m.out);
+    assert_eq!(m.out.status.code(), Some(0), "{err}");
+    let mut hosts: Vec<String> = results_by_host(&m.out).into_keys().collect();
+    hosts.sort();
+    assert_eq!(hosts, ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"], "{err}");
+    assert_eq!(summary_number(&err, "sent"), 4, "{err}");
+    assert!(err.contains("duplicate entries 1"), "{err}");
+    assert!(m.peak_rss_kb < 200 * 1024, "the rest of the internet cost memory: peak RSS {} kB", m.peak_rss_kb);
 }
