@@ -148,6 +148,54 @@ fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
 }
 
 #[test]
+fn pinger_report_prints_whatever_date_the_table_holds_even_1960_and_infinity() {
+    if !have_root() {
+        return;
+    }
+    let pg = PgServer::start("report-dates");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    // Rows another tool could write (the default partition takes any time): .7 down in 1960 and up at
+    // 'infinity', an outage from one to the other; .8 down at '-infinity' and in 1960.
+    pg.query(
+        "INSERT INTO pinger_data (host, ping_timestamp, result) VALUES \
+         ('127.0.0.7', '1960-01-01 00:00:00+00', false), ('127.0.0.7', 'infinity', true), \
+         ('127.0.0.8', '-infinity', false), ('127.0.0.8', '1960-01-01 00:00:00+00', false)",
+    );
+    let report = |args: &[&str]| {
+        let out = run(pinger().arg("report").args(args).env("DATABASE_URL", pg.url()));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json = |text: String| -> Vec<serde_json::Value> {
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    };
+    // One host, over a century: its history and its outage, both ends printed.
+    let one = &json(report(&["127.0.0.7", "--since", "100y", "--format", "json"]))[0];
+    let at: Vec<&str> = one["history"].as_array().unwrap().iter().map(|h| h["at"].as_str().unwrap()).collect();
+    assert_eq!(at, ["infinity", "1960-01-01T00:00:00Z"], "{one}");
+    assert_eq!(one["last_alive"], "infinity", "{one}");
+    let outage = &one["outages"][0];
+    assert_eq!(
+        (outage["started_at"].as_str(), outage["ended_at"].as_str()),
+        (Some("1960-01-01T00:00:00Z"), Some("infinity"))
+    );
+    let table = report(&["127.0.0.7", "--since", "100y"]);
+    assert!(table.contains("1960-01-01T00:00:00Z") && table.contains("infinity"), "{table}");
+    let minus = report(&["127.0.0.8", "--since", "100y"]);
+    assert!(minus.contains("1960-01-01T00:00:00Z"), "{minus}");
+    // The least available hosts, in the default window (which 'infinity' is in) and over a century.
+    let least = json(report(&["--format", "json"]));
+    assert_eq!((least[0]["host"].as_str(), least[0]["last_alive"].as_str()), (Some("127.0.0.7"), Some("infinity")));
+    let century = report(&["--since", "100y"]);
+    assert!(
+        century.contains("127.0.0.7") && century.contains("127.0.0.8") && century.contains("infinity"),
+        "{century}"
+    );
+}
+
+#[test]
 fn started_as_root_with_user_pinger_drops_to_that_user_once_its_socket_is_open() {
     if !have_root() {
         return;
