@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn dead_hosts_time_out_and_live_ones_in_the_same_sweep_are_alive() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let ns = Netns::new("dead");
     // 198.18.0.0/24 answers (the kernel's own replies); 198.19.0.0/24 goes out of one end of a veth pair whose
     // other end, in the same namespace, has no such address and does not forward: silence.
@@ -58,10 +57,9 @@ fn dead_hosts_time_out_and_live_ones_in_the_same_sweep_are_alive() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_mixed_sweep_of_100000_ipv4_and_100000_ipv6_hosts_finds_all_alive_each_once() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let ns = Netns::new("mixed");
     ns.ip_in(&["route", "add", "local", "198.18.0.0/15", "dev", "lo"]);
     ns.ip_in(&["-6", "route", "add", "local", "2001:db8::/64", "dev", "lo"]);
@@ -198,10 +196,9 @@ fn checksum(bytes: &[u8]) -> u16 {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_flood_of_foreign_icmp_does_not_starve_sending_and_timers() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let ns = Netns::new("flood");
     // Live hosts on the namespace's loopback; silent ones through a veth pair that goes nowhere (as above).
     ns.ip_in(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);

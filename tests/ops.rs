@@ -9,10 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn sigterm_in_the_middle_of_every_loses_no_row_that_was_printed() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("every");
     let spool = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("spool-every");
     // 2046 hosts at 1500/s: about 1.4 s a sweep, one started every second (so back to back).
@@ -68,10 +67,9 @@ fn sigterm_in_the_middle_of_every_loses_no_row_that_was_printed() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let need = std::process::Command::new("setcap").arg("-v").output();
     assert!(need.is_ok(), "setcap (libcap2-bin) is needed; CI installs it");
     // A copy of the binary that only the capability makes able to open a raw socket.
@@ -104,10 +102,9 @@ fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("report");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
@@ -148,10 +145,9 @@ fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn pinger_report_prints_whatever_date_the_table_holds_even_1960_and_infinity() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("report-dates");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
@@ -196,15 +192,16 @@ fn pinger_report_prints_whatever_date_the_table_holds_even_1960_and_infinity() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn started_as_root_with_user_pinger_drops_to_that_user_once_its_socket_is_open() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--user", "nobody", "--format", "json", "--no-store"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("running as nobody (uid 65534"), "{err}");
-    assert!(results_by_host(&out).values().all(|h| h["status"] == "alive"));
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len(), 2, "{err}");
+    assert!(hosts.values().all(|h| h["status"] == "alive"), "{err}");
     let bad = run(pinger().args(["127.0.0.1", "--user", "no-such-user-here"]));
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no such user"), "{}", stderr(&bad));
@@ -220,10 +217,9 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn adminer_shows_the_rows_of_a_sweep_after_logging_in_over_http() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     assert!(
         std::path::Path::new("/usr/share/adminer/adminer.php").exists(),
         "Debian's adminer package (with php-cli, php-pgsql) is needed; CI installs it"
