@@ -90,9 +90,9 @@ fn bench_targets(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("parse_1m_lines", |b| {
         b.iter(|| {
-            let mut col = pinger::targets::Collector::new(pinger::targets::Filter::default(), None);
+            let mut col = pinger::targets::Collector::new(pinger::targets::Filter::default(), None, usize::MAX);
             col.read("bench", text.as_bytes()).expect("read");
-            let (mut hosts, report) = col.finish(Duration::ZERO);
+            let (mut hosts, report) = col.finish(Duration::ZERO).expect("under the limit");
             pinger::targets::spread(&mut hosts);
             assert_eq!((hosts.len(), report.invalid), (1_000_000, 0));
             hosts

@@ -50,6 +50,11 @@ pub struct Cli {
     #[argh(option, short = 'n')]
     pub count: Option<usize>,
 
+    /// refuse, before probing anything, a sweep of more hosts than this (default 16777216, a /8, about 1 GB of
+    /// memory; 1 to 4294967295)
+    #[argh(option)]
+    pub max_hosts: Option<usize>,
+
     /// milliseconds to wait for each reply (default 2000; 1 to 3600000)
     #[argh(option, short = 't')]
     pub timeout: Option<u64>,

@@ -13,6 +13,9 @@ use crate::probe::ProbeConfig;
 use crate::targets::{parse_cidr_list, Cidr, Filter};
 
 pub const DEFAULT_COUNT: usize = 1000;
+/// `--max-hosts`: 2^24, a /8. A sweep holds about 60 bytes a host (127.0.0.0/8 peaks near 1 GB), so this keeps a
+/// typo'd prefix (a /96 is 4 billion hosts) from exhausting memory while every IPv4 /8 still goes through.
+pub const DEFAULT_MAX_HOSTS: usize = 1 << 24;
 pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 pub const DEFAULT_PROBES: u16 = 1;
 pub const DEFAULT_INTERVAL_MS: u64 = 1000;
@@ -191,6 +194,8 @@ pub struct Config {
     pub hosts_file: Option<String>,
     /// Hosts to take; `None` = all.
     pub count: Option<usize>,
+    /// A larger target set is refused before it is expanded.
+    pub max_hosts: usize,
     pub probe: ProbeConfig,
     pub format: Format,
     pub filter: Filter,
@@ -339,6 +344,7 @@ impl Config {
             resolve_timeout: secs("resolve-timeout", cli.resolve_timeout, DEFAULT_RESOLVE_TIMEOUT_S)?,
             hosts_file: cli.hosts_file,
             count,
+            max_hosts: bounded("max-hosts", cli.max_hosts, DEFAULT_MAX_HOSTS, 1..=MAX_COUNT, " hosts")?,
             probe: ProbeConfig {
                 timeout: ms("timeout", cli.timeout, DEFAULT_TIMEOUT_MS, 1)?,
                 probes,
@@ -366,6 +372,7 @@ mod tests {
         let c = Config::new(cli(&["127.0.0.1"]), &Env::default()).unwrap();
         assert_eq!(c.probe.timeout, Duration::from_millis(2000));
         assert_eq!((c.probe.probes, c.probe.rate, c.count), (1, 10_000, None));
+        assert_eq!(c.max_hosts, 16_777_216);
         let f = Config::new(Cli { hosts_file: Some("list".into()), ..Cli::default() }, &Env::default()).unwrap();
         assert_eq!(f.count, Some(1000));
     }
@@ -398,6 +405,8 @@ mod tests {
             ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(u64::MAX), ..t() }),
             ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(0), ..t() }),
             ("--count", "0 and 4294967295", Cli { count: Some(usize::MAX), ..t() }),
+            ("--max-hosts", "1 and 4294967295", Cli { max_hosts: Some(usize::MAX), ..t() }),
+            ("--max-hosts", "1 and 4294967295", Cli { max_hosts: Some(0), ..t() }),
             ("--rate", "0 and 10000000", Cli { rate: Some(u32::MAX), ..t() }),
             ("--timeout", "1 and 3600000", Cli { timeout: Some(u64::MAX), ..t() }),
             ("--interval", "0 and 3600000", Cli { interval: Some(u64::MAX), ..t() }),

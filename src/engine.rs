@@ -1,9 +1,9 @@
 //! The I/O driver: one raw socket, one `mio::Poll`, the clock, and the [`Prober`]. Nothing clever happens here.
 //!
-//! Each turn: drain the socket into `handle_packet` (kernel timestamps when present), expire timers, send one
-//! batch while `poll_transmit` gives packets, hand finished hosts to the caller, then sleep until the socket is
-//! readable or the prober's next deadline. Sends the kernel pushes back on go back to the prober (`defer`), never
-//! dropped.
+//! Each turn: drain the socket into `handle_packet` (kernel timestamps when present; at most [`DRAIN_BATCHES`]
+//! batches), expire timers, send one batch while `poll_transmit` gives packets, hand finished hosts to the
+//! caller, then sleep until the socket is readable or the prober's next deadline. Sends the kernel pushes back on
+//! go back to the prober (`defer`), never dropped.
 
 use std::io;
 use std::time::Duration;
@@ -35,6 +35,11 @@ impl Sockets {
 }
 /// How long to wait before retrying after the kernel ran out of buffers (ENOBUFS gives no readiness event).
 const BACKOFF: Duration = Duration::from_millis(1);
+/// Batches of [`BATCH`] packets one turn reads at most. A raw socket sees every ICMP packet of the machine: under
+/// a flood (another program's, or an attack) it never runs dry, and a loop that read until it did never sent
+/// again nor expired a timer, so the sweep never ended. 1024 packets is far more than the replies to one turn's
+/// batch of probes, so a sweep that is not flooded never meets the cap.
+pub const DRAIN_BATCHES: usize = 16;
 pub const HANDOVER_HOSTS: usize = 4096;
 pub const HANDOVER_EVERY: Duration = Duration::from_millis(50);
 
@@ -127,10 +132,15 @@ pub fn sweep(
     let mut done = Vec::with_capacity(HANDOVER_HOSTS);
     let mut handed_over = clock.now();
     while !prober.is_done() && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut backlog = None::<Time>;
         for sock in socks.all() {
-            drain(sock, prober, clock, &mut rx)?;
+            if let Drained::Capped { read_until } = drain(sock, prober, clock, &mut rx)? {
+                backlog = Some(backlog.map_or(read_until, |t| t.min(read_until)));
+            }
         }
-        prober.handle_timeout(clock.now());
+        // Timers run only as far as the socket has been read: a reply still queued behind a flood may have come
+        // in before its probe's deadline, and once the deadline has fired it would no longer be credited.
+        prober.handle_timeout(backlog.map_or_else(|| clock.now(), |t| t.min(clock.now())));
         let blocked = send(socks, prober, clock, &mut tx, &mut scratch);
         done.extend(std::iter::from_fn(|| prober.poll_result()));
         let now = clock.now();
@@ -152,14 +162,15 @@ pub fn sweep(
         }
         if blocked {
             wait = Some(wait.map_or(BACKOFF, |w| w.min(BACKOFF)));
-        } else if wait == Some(Duration::ZERO) {
+        }
+        if backlog.is_some() || (!blocked && wait == Some(Duration::ZERO)) {
             if registered {
                 for fd in &fds {
                     poll.registry().deregister(&mut SourceFd(fd)).map_err(EngineError::Poll)?;
                 }
                 registered = false;
             }
-            continue; // more to send right now: skip the poll syscall
+            continue; // more to read or to send right now: skip the poll syscall
         }
         if !registered {
             for (i, fd) in fds.iter().enumerate() {
@@ -190,22 +201,39 @@ pub fn sweep(
     Ok(())
 }
 
-/// Reads everything waiting on the socket.
-fn drain(sock: &IcmpSocket, prober: &mut Prober, clock: &mut Clock, rx: &mut RecvBatch) -> Result<(), EngineError> {
+/// How far a drain got.
+enum Drained {
+    /// The socket ran dry.
+    Empty,
+    /// [`DRAIN_BATCHES`] were read and more may wait; every packet still queued came in after `read_until`, the
+    /// receive time of the last one read.
+    Capped { read_until: Time },
+}
+
+/// Reads what is waiting on the socket, at most [`DRAIN_BATCHES`] batches.
+fn drain(
+    sock: &IcmpSocket,
+    prober: &mut Prober,
+    clock: &mut Clock,
+    rx: &mut RecvBatch,
+) -> Result<Drained, EngineError> {
     clock.recalibrate();
-    loop {
+    let mut read_until = Time::ZERO;
+    for _ in 0..DRAIN_BATCHES {
         let n = sock.recv_batch(rx).map_err(EngineError::Recv)?;
         let fallback = clock.now();
         for i in 0..n {
             let pkt = rx.get(i);
             let at = pkt.stamp_realtime_ns.map_or(fallback, |ns| clock.realtime_to_time(ns));
+            read_until = read_until.max(at);
             // A packet cut by our buffer is passed on as is; the parser rejects it by its length fields.
             prober.handle_packet(at, pkt.from, pkt.bytes);
         }
         if n < BATCH {
-            return Ok(());
+            return Ok(Drained::Empty);
         }
     }
+    Ok(Drained::Capped { read_until })
 }
 
 /// Echo requests of one family waiting for one sendmmsg.

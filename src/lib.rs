@@ -46,6 +46,8 @@ pub enum Error {
     HostsFile { path: String, source: io::Error },
     #[error(transparent)]
     NoList(#[from] source::NoList),
+    #[error(transparent)]
+    TooManyHosts(#[from] targets::TooManyHosts),
     #[error("nothing to probe: no address was left after filtering (see the summary above)")]
     NoTargets,
     #[error(transparent)]
@@ -68,7 +70,12 @@ impl Error {
     /// The process exit code (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HostsFile { .. } | Error::Setup(_) | Error::Spool(_) | Error::Privileges(_) => 2,
+            Error::Config(_)
+            | Error::HostsFile { .. }
+            | Error::TooManyHosts(_)
+            | Error::Setup(_)
+            | Error::Spool(_)
+            | Error::Privileges(_) => 2,
             Error::NoTargets | Error::NoList(_) => 3,
             Error::Socket(socket::SocketError::NoPermission { .. }) => 4,
             Error::StoreRefused(_) => 6,

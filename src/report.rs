@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use argh::FromArgs;
 use postgres::NoTls;
@@ -43,8 +43,26 @@ pub enum ReportError {
     Postgres(String),
 }
 
-fn ts(t: Option<SystemTime>) -> String {
-    t.map_or_else(|| "-".into(), |t| humantime::format_rfc3339_seconds(t).to_string())
+/// A `timestamptz` column as the report prints it, rendered by Postgres: RFC 3339 in UTC to the second (years
+/// BC marked so), `infinity` and `-infinity` as Postgres spells them, NULL as NULL. Not in Rust: another tool
+/// may write any time Postgres holds, and the driver's `SystemTime` cannot take `-infinity` while humantime
+/// formats only 1970 to 9999; both panicked.
+fn ts_sql(col: &str) -> String {
+    format!(
+        "CASE WHEN NOT isfinite({col}) THEN {col}::text \
+         ELSE to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+              || CASE WHEN to_char({col} AT TIME ZONE 'UTC', 'BC') = 'BC' THEN ' BC' ELSE '' END END"
+    )
+}
+
+/// An outage's length in seconds: NULL while it goes on, `Infinity` when an end is infinite (Postgres 15 cannot
+/// subtract those: `host_outages.duration` fails the whole query).
+const OUTAGE_SECS_SQL: &str = "CASE WHEN ended_at IS NULL THEN NULL \
+     WHEN isfinite(started_at) AND isfinite(ended_at) THEN extract(epoch FROM ended_at - started_at)::float8 \
+     ELSE 'Infinity'::float8 END";
+
+fn ts(t: Option<String>) -> String {
+    t.unwrap_or_else(|| "-".into())
 }
 
 /// Runs the report; the output goes to `out`.
@@ -96,9 +114,13 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
         None => {
             let rows = client
                 .query(
-                    "SELECT host(host), checks, failures, availability_pct::float8, last_alive, last_status_change, \
-                     last_result FROM host_availability(now() - make_interval(secs => $1)) \
-                     ORDER BY availability_pct, failures DESC, host LIMIT $2",
+                    &format!(
+                        "SELECT host(host), checks, failures, availability_pct::float8, {}, {}, last_result \
+                         FROM host_availability(now() - make_interval(secs => $1)) \
+                         ORDER BY availability_pct, failures DESC, host LIMIT $2",
+                        ts_sql("last_alive"),
+                        ts_sql("last_status_change")
+                    ),
                     &[&secs, &limit],
                 )
                 .map_err(pg_err)?;
@@ -107,8 +129,8 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                     let v = json!({
                         "host": r.get::<_, String>(0), "checks": r.get::<_, i64>(1), "failures": r.get::<_, i64>(2),
                         "availability_pct": r.get::<_, f64>(3),
-                        "last_alive": r.get::<_, Option<SystemTime>>(4).map(|t| ts(Some(t))),
-                        "last_status_change": r.get::<_, Option<SystemTime>>(5).map(|t| ts(Some(t))),
+                        "last_alive": r.get::<_, Option<String>>(4),
+                        "last_status_change": r.get::<_, Option<String>>(5),
                         "up_now": r.get::<_, bool>(6),
                     });
                     w(writeln!(out, "{v}"))?;
@@ -139,8 +161,9 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let summary = client
                 .query_opt(
                     &format!(
-                        "SELECT checks, failures, availability_pct::float8, last_alive, last_result \
-                         FROM pinger_availability({window}, $1)"
+                        "SELECT checks, failures, availability_pct::float8, {}, last_result \
+                         FROM pinger_availability({window}, $1)",
+                        ts_sql("last_alive")
                     ),
                     &[&ip, &secs],
                 )
@@ -148,8 +171,9 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let history = client
                 .query(
                     &format!(
-                        "SELECT ping_timestamp, status, rtt_ms FROM pinger_data WHERE host = $1 AND ping_timestamp >= {window} \
-                         ORDER BY ping_timestamp DESC LIMIT $3"
+                        "SELECT {}, status, rtt_ms FROM pinger_data WHERE host = $1 AND ping_timestamp >= {window} \
+                         ORDER BY ping_timestamp DESC LIMIT $3",
+                        ts_sql("ping_timestamp")
                     ),
                     &[&ip, &secs, &limit],
                 )
@@ -157,8 +181,10 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let outages = client
                 .query(
                     &format!(
-                        "SELECT started_at, ended_at, failed_checks, extract(epoch FROM duration)::float8 FROM host_outages \
-                         WHERE host = $1 AND (ended_at IS NULL OR ended_at >= {window}) ORDER BY started_at DESC LIMIT $3"
+                        "SELECT {}, {}, failed_checks::bigint, {OUTAGE_SECS_SQL} FROM pinger_outages \
+                         WHERE host = $1 AND (ended_at IS NULL OR ended_at >= {window}) ORDER BY started_at DESC LIMIT $3",
+                        ts_sql("started_at"),
+                        ts_sql("ended_at")
                     ),
                     &[&ip, &secs, &limit],
                 )
@@ -166,18 +192,18 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let (checks, failures, pct) = summary
                 .as_ref()
                 .map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
-            let last_alive: Option<SystemTime> = summary.as_ref().and_then(|r| r.get(3));
+            let last_alive: Option<String> = summary.as_ref().and_then(|r| r.get(3));
             let up_now: Option<bool> = summary.as_ref().map(|r| r.get(4));
             if json {
                 let v = json!({
                     "host": ip.to_string(), "checks": checks, "failures": failures,
                     "availability_pct": if pct.is_nan() { None } else { Some(pct) },
-                    "last_alive": last_alive.map(|t| ts(Some(t))), "up_now": up_now,
+                    "last_alive": last_alive, "up_now": up_now,
                     "history": history.iter().map(|r| json!({
                         "at": ts(r.get(0)), "status": r.get::<_, Option<String>>(1), "rtt_ms": r.get::<_, Option<f64>>(2),
                     })).collect::<Vec<_>>(),
                     "outages": outages.iter().map(|r| json!({
-                        "started_at": ts(r.get(0)), "ended_at": r.get::<_, Option<SystemTime>>(1).map(|t| ts(Some(t))),
+                        "started_at": ts(r.get(0)), "ended_at": r.get::<_, Option<String>>(1),
                         "failed_checks": r.get::<_, i64>(2), "duration_s": r.get::<_, Option<f64>>(3),
                     })).collect::<Vec<_>>(),
                 });
@@ -190,12 +216,15 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                 ))?;
                 w(writeln!(out, "\noutages (newest first):"))?;
                 for r in &outages {
-                    let dur = r.get::<_, Option<f64>>(3).map_or("ongoing".into(), |s| {
-                        humantime::format_duration(Duration::from_secs(s as u64)).to_string()
-                    });
+                    let dur = match r.get::<_, Option<f64>>(3) {
+                        None => "ongoing".into(),
+                        Some(s) if s.is_infinite() => "infinite".into(),
+                        // `as` saturates: a negative length (an end before its start) shows as 0s, never panics.
+                        Some(s) => humantime::format_duration(Duration::from_secs(s as u64)).to_string(),
+                    };
                     w(writeln!(
                         out,
-                        "  {}  to  {:<20}  {:>4} failed checks  {dur}",
+                        "  {:<20}  to  {:<20}  {:>4} failed checks  {dur}",
                         ts(r.get(0)),
                         ts(r.get(1)),
                         r.get::<_, i64>(2)
@@ -206,7 +235,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                     let rtt = r.get::<_, Option<f64>>(2).map_or("-".into(), |v| format!("{v:.3} ms"));
                     w(writeln!(
                         out,
-                        "  {}  {:<11}  {rtt}",
+                        "  {:<20}  {:<11}  {rtt}",
                         ts(r.get(0)),
                         r.get::<_, Option<String>>(1).unwrap_or_default()
                     ))?;

@@ -15,7 +15,7 @@ use crate::{engine, output, privileges, socket, source, store, time, Error, Summ
 /// list from the URL (or its fallbacks). Returns the hosts in probe order (spread over networks), what happened
 /// to the list, and where it came from.
 pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
-    let mut c = Collector::new(cfg.filter.clone(), cfg.count);
+    let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts);
     for t in &cfg.targets {
         // Checked in Config: every target is an address, a block or a name.
         c.add_text(t);
@@ -49,7 +49,7 @@ pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListRepor
             origin.to_string()
         }
     };
-    let (mut hosts, report) = c.finish(cfg.resolve_timeout);
+    let (mut hosts, report) = c.finish(cfg.resolve_timeout)?;
     targets::spread(&mut hosts);
     Ok((hosts, report, origin))
 }

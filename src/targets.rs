@@ -10,6 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod span;
+use span::Span;
+
 /// An address block, as in `--allow` and host lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -74,13 +77,17 @@ impl Cidr {
         }
     }
 
-    /// The IPv4 host addresses of the block, first to last. Like `fping -g`, blocks larger than /31 leave out
-    /// their network and broadcast addresses. `None` for IPv6.
-    fn v4_hosts(&self) -> Option<std::ops::RangeInclusive<u32>> {
-        let IpAddr::V4(a) = self.addr else { return None };
-        let first = u32::from(a);
-        let last = first | !v4_mask(self.prefix);
-        Some(if self.prefix <= 30 { first + 1..=last - 1 } else { first..=last })
+    /// The host addresses of the block, first to last. Like `fping -g`, IPv4 blocks larger than /31 leave out
+    /// their network and broadcast addresses, IPv6 blocks their first (subnet-router anycast) address. `None`
+    /// for IPv6 blocks larger than /96: a /64 holds 2^64 addresses, a mistake, not a sweep.
+    fn hosts(&self) -> Option<Span> {
+        let all = Span::of_block(self);
+        match self.addr {
+            IpAddr::V4(_) if self.prefix <= 30 => Some(Span { first: all.first + 1, last: all.last - 1, ..all }),
+            IpAddr::V6(_) if self.prefix < MIN_V6_PREFIX => None,
+            IpAddr::V6(_) if self.prefix < 128 => Some(Span { first: all.first + 1, ..all }),
+            _ => Some(all),
+        }
     }
 }
 
@@ -199,10 +206,24 @@ pub fn resolve(names: &[String], deadline: Duration) -> Vec<Option<IpAddr>> {
     out
 }
 
+/// A target set larger than `--max-hosts`, refused before any of it is resolved, stored or probed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the targets hold {hosts} hosts to probe (inside the allow list), more than --max-hosts {max}: probe a smaller \
+     block, take part of it with --count, or raise --max-hosts"
+)]
+pub struct TooManyHosts {
+    /// At most this many distinct addresses (each host name counted as one), cut at `--count`.
+    pub hosts: u128,
+    pub max: usize,
+}
+
 /// Collects hosts in list order until `limit` distinct, permitted addresses are taken.
 pub struct Collector {
     filter: Filter,
     limit: Option<usize>,
+    /// The largest target set accepted (`--max-hosts`).
+    max_hosts: usize,
     seen4: HashSet<u32>,
     seen6: HashSet<u128>,
     hosts: Vec<IpAddr>,
@@ -213,10 +234,11 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(filter: Filter, limit: Option<usize>) -> Collector {
+    pub fn new(filter: Filter, limit: Option<usize>, max_hosts: usize) -> Collector {
         Collector {
             filter,
             limit,
+            max_hosts,
             seen4: HashSet::new(),
             seen6: HashSet::new(),
             hosts: Vec::new(),
@@ -254,38 +276,46 @@ impl Collector {
         true
     }
 
-    /// Offers an address or every host of a block; false once the limit is reached.
+    /// Offers every host of an entry in address order; false once the limit is reached. Runs outside the allow
+    /// lists or reserved are counted whole, never walked: a `0.0.0.0/0` line costs what its permitted part does.
     fn offer_entry(&mut self, entry: Cidr) -> bool {
-        match entry.v4_hosts() {
-            Some(range) if entry.prefix < 32 => {
-                for a in range {
-                    if !self.offer(IpAddr::V4(Ipv4Addr::from(a))) {
-                        return false;
+        let Some(hosts) = entry.hosts() else {
+            self.report.ipv6 += 1;
+            return true;
+        };
+        for (run, skip) in span::runs(hosts, &self.filter) {
+            if self.full() {
+                self.report.truncated = true;
+                return false;
+            }
+            let n = usize::try_from(run.len()).unwrap_or(usize::MAX);
+            match skip {
+                Some(Skip::Reserved) => self.report.reserved = self.report.reserved.saturating_add(n),
+                Some(Skip::NotAllowed) => self.report.not_allowed = self.report.not_allowed.saturating_add(n),
+                None => {
+                    for a in run.first..=run.last {
+                        if !self.offer(run.addr(a)) {
+                            return false;
+                        }
                     }
                 }
-                true
             }
-            _ if entry.addr.is_ipv6() && entry.prefix < MIN_V6_PREFIX => {
-                // A /64 holds 2^64 addresses: a block that large is a mistake, not a sweep.
-                self.report.ipv6 += 1;
-                true
-            }
-            _ if entry.addr.is_ipv6() && entry.prefix < 128 => {
-                let first = u128::from(match entry.addr {
-                    IpAddr::V6(a) => a,
-                    IpAddr::V4(_) => unreachable!("checked is_ipv6"),
-                });
-                let last = first | (u128::MAX >> entry.prefix);
-                // The first address of an IPv6 block is the subnet-router anycast address: skipped like fping.
-                for a in first + 1..=last {
-                    if !self.offer(IpAddr::V6(Ipv6Addr::from(a))) {
-                        return false;
-                    }
-                }
-                true
-            }
-            _ => self.offer(entry.addr),
         }
+        true
+    }
+
+    /// The most distinct hosts the list can give: the permitted addresses of every block, each counted once
+    /// however many blocks hold it, plus one per host name (not resolved yet).
+    fn planned(&self) -> u128 {
+        let mut taken: Vec<Span> = self
+            .entries
+            .iter()
+            .filter_map(Cidr::hosts)
+            .flat_map(|s| span::runs(s, &self.filter))
+            .filter_map(|(run, skip)| skip.is_none().then_some(run))
+            .collect();
+        span::merge(&mut taken);
+        taken.iter().map(Span::len).fold(self.names.len() as u128, u128::saturating_add)
     }
 
     /// Adds an address or block.
@@ -330,7 +360,14 @@ impl Collector {
     }
 
     /// Resolves the names (within `resolve_deadline`), then takes addresses in list order up to the limit.
-    pub fn finish(mut self, resolve_deadline: Duration) -> (Vec<IpAddr>, ListReport) {
+    /// A target set larger than `max_hosts` is refused first, before a name is resolved or an address stored:
+    /// a `2001:db8::/96` once asked for a 1 GB allocation and aborted.
+    pub fn finish(mut self, resolve_deadline: Duration) -> Result<(Vec<IpAddr>, ListReport), TooManyHosts> {
+        let planned = self.planned();
+        let hosts = self.limit.map_or(planned, |l| planned.min(l as u128));
+        if hosts > self.max_hosts as u128 {
+            return Err(TooManyHosts { hosts, max: self.max_hosts });
+        }
         let names = std::mem::take(&mut self.names);
         let resolved = if names.is_empty() {
             Vec::new()
@@ -364,7 +401,7 @@ impl Collector {
         if self.full() && (next_name.peek().is_some() || self.report.truncated) {
             self.report.truncated = true;
         }
-        (self.hosts, self.report)
+        Ok((self.hosts, self.report))
     }
 }
 
@@ -393,106 +430,4 @@ pub fn spread(hosts: &mut Vec<IpAddr>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn collect(text: &str, limit: Option<usize>, filter: Filter) -> (Vec<String>, ListReport) {
-        let mut c = Collector::new(filter, limit);
-        c.read("list", text.as_bytes()).unwrap();
-        let (hosts, report) = c.finish(Duration::from_secs(5));
-        (hosts.iter().map(|h| h.to_string()).collect(), report)
-    }
-
-    #[test]
-    fn a_messy_list_keeps_every_valid_line_in_order() {
-        let text =
-            "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot an ip!\n127.0.0.3 # trailing comment\n\
-                    127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
-        let (hosts, r) = collect(text, None, Filter::default());
-        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "::1", "127.0.0.9"]);
-        assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 0, 11));
-        assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not an ip!".into()));
-        assert_eq!(r.invalid_examples[1].1, 8);
-    }
-
-    #[test]
-    fn count_takes_the_first_distinct_permitted_hosts() {
-        let filter = Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap()] };
-        let multicast = Ipv4Addr::new(224, 0, 0, 1);
-        let text = format!("127.0.0.1\n127.0.0.1\n198.18.0.1\n{multicast}\n127.0.0.0/24\n");
-        let (hosts, r) = collect(&text, Some(3), filter);
-        assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
-        assert_eq!((r.duplicates, r.not_allowed, r.reserved, r.truncated), (2, 1, 1, true));
-    }
-
-    #[test]
-    fn allow_lists_narrow_and_never_widen() {
-        let env = parse_cidr_list("127.0.0.0/8, ::1/128").unwrap();
-        let cli = parse_cidr_list("127.0.0.0/24,198.18.0.0/15").unwrap();
-        let f = Filter { allow: vec![env, cli] };
-        assert_eq!(f.check("127.0.0.7".parse().unwrap()), Ok(()));
-        assert_eq!(f.check("127.0.1.7".parse().unwrap()), Err(Skip::NotAllowed));
-        assert_eq!(f.check("198.18.2.3".parse().unwrap()), Err(Skip::NotAllowed));
-        assert_eq!(f.check("255.255.255.255".parse().unwrap()), Err(Skip::Reserved));
-        assert_eq!(f.check(Ipv4Addr::new(0, 1, 2, 3).into()), Err(Skip::Reserved));
-    }
-
-    #[test]
-    fn ipv6_blocks_expand_down_to_96_and_reserved_ipv6_is_skipped() {
-        let (hosts, r) = collect("2001:db8::/126\n2001:db8::/64\nff02::1\nfe80::1\n::\n", None, Filter::default());
-        assert_eq!(hosts, ["2001:db8::1", "2001:db8::2", "2001:db8::3"]);
-        assert_eq!((r.ipv6, r.reserved), (1, 3));
-        let (some, _) = collect("2001:db8::/96\n", Some(5), Filter::default());
-        assert_eq!(some.len(), 5);
-    }
-
-    #[test]
-    fn names_are_told_from_garbage() {
-        for good in ["localhost", "dns.google", "a-b.example.", "x1.test"] {
-            assert!(is_hostname(good), "{good}");
-        }
-        for bad in ["", "1.2.3", "-a.example", "a..b", "not an ip", "a_b.example", "127.0.0.999", "a.b-"] {
-            assert!(!is_hostname(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn localhost_resolves_and_takes_its_place_in_list_order() {
-        let (hosts, r) = collect("127.0.0.5\nlocalhost\n127.0.0.6\n", None, Filter::default());
-        assert_eq!(hosts, ["127.0.0.5", "127.0.0.1", "127.0.0.6"]);
-        assert_eq!(r.unresolved, 0);
-    }
-
-    #[test]
-    fn spreading_interleaves_networks_and_keeps_each_networks_order() {
-        let mut hosts: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.2.1"]
-            .map(|s| s.parse().unwrap())
-            .to_vec();
-        spread(&mut hosts);
-        let shown: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
-        assert_eq!(shown, ["127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.0.2", "127.0.1.2", "127.0.0.3"]);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn random_text_never_panics_the_parser(text in "(?s).{0,2000}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
-            let mut c = Collector::new(Filter::default(), Some(100));
-            c.read("t", text.as_bytes()).unwrap();
-            c.read("b", &bytes[..]).unwrap();
-            // Names in random text are not resolved here: no DNS from a unit test.
-            c.names.clear();
-            let (hosts, report) = c.finish(Duration::ZERO);
-            proptest::prop_assert!(hosts.len() <= 100);
-            proptest::prop_assert!(report.invalid <= report.lines);
-        }
-    }
-
-    #[test]
-    fn cidr_parsing_rejects_what_it_should() {
-        for bad in ["127.0.0.1/33", "127.0.0.1/", "/8", "127.0.0.1/+8", "1.2.3", "127.0.0.1/8/8", "", "::1/129"] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad} accepted");
-        }
-        assert_eq!("127.0.0.5/24".parse::<Cidr>().unwrap().to_string(), "127.0.0.0/24");
-        assert_eq!("127.0.0.5".parse::<Cidr>().unwrap().to_string(), "127.0.0.5/32");
-    }
-}
+mod tests;

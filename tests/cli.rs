@@ -5,12 +5,12 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::process::Stdio;
+use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_messy_list_on_stdin_sweeps_every_valid_line_and_reports_the_bad_ones() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let list = "# loopback resolvers\r\n127.0.0.1\r\n\r\n   127.0.0.2   \n127.0.0.1\nnot an address!\n\
                 127.0.0.3 # a comment\n127.0.0.999\n127.0.1.0/30\n127.0.0.9";
     let mut child = pinger()
@@ -33,10 +33,9 @@ fn a_messy_list_on_stdin_sweeps_every_valid_line_and_reports_the_bad_ones() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn hosts_outside_the_allow_list_and_reserved_ones_are_skipped_and_never_probed() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "127.1.0.1", "0.0.0.0", "--allow", "127.0.0.0/16", "--format", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(results_by_host(&out).into_keys().collect::<Vec<_>>(), ["127.0.0.1"]);
@@ -46,10 +45,9 @@ fn hosts_outside_the_allow_list_and_reserved_ones_are_skipped_and_never_probed()
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn pinger_allow_in_the_environment_cannot_be_widened_by_allow() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out =
         run(pinger().env("PINGER_ALLOW", "127.0.0.1/32").args(["127.0.0.1", "127.0.0.2", "--allow", "127.0.0.0/8"]));
     assert_eq!(out.status.code(), Some(0));
@@ -57,12 +55,12 @@ fn pinger_allow_in_the_environment_cannot_be_widened_by_allow() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn count_takes_the_first_hosts_of_the_list_in_order() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let list = list_file("count-list.txt", loopback(50));
     let out = run(pinger().arg("--hosts-file").arg(&list).args(["--count", "7", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut hosts: Vec<String> = results_by_host(&out).into_keys().collect();
     hosts.sort_by_key(|h| h.parse::<std::net::Ipv4Addr>().unwrap());
     assert_eq!(hosts, loopback(7).collect::<Vec<_>>());
@@ -104,4 +102,59 @@ fn a_number_too_large_for_a_flag_is_a_usage_error_that_names_the_flag() {
         assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
         assert!(stderr(&out).contains(&format!("{flag} must be between")), "{}", stderr(&out));
     }
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_block_larger_than_max_hosts_is_refused_before_anything_is_allocated_or_sent() {
+    need_root();
+    // In a namespace of its own all the same: were the check ever to come after the expansion, nothing sent
+    // could leave it.
+    let ns = Netns::new("maxhosts");
+    // 4 billion hosts once asked for a 1 GB allocation and aborted; the cap makes any such attempt fail here.
+    let m = run_measured(
+        ns.pinger().args(["2001:db8::/96", "--no-store", "--format", "json"]),
+        1 << 30,
+        Duration::from_secs(60),
+    );
+    let err = stderr(&m.out);
+    assert_eq!(m.out.status.code(), Some(2), "{err}");
+    assert!(err.contains("4294967295 hosts") && err.contains("more than --max-hosts 16777216"), "{err}");
+    assert!(m.out.stdout.is_empty(), "nothing probed");
+    assert!(m.peak_rss_kb < 64 * 1024, "refused before expanding: peak RSS {} kB", m.peak_rss_kb);
+    // The way through that the message names: --count takes a part of the block (here unroutable, inside the
+    // namespace).
+    let part = run(ns.pinger().args(["2001:db8::/96", "--count", "3", "--no-store", "--format", "json"]));
+    assert_eq!(part.status.code(), Some(0), "{}", stderr(&part));
+    assert_eq!(results_by_host(&part).len(), 3, "{}", stderr(&part));
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_whole_internet_line_in_a_list_sweeps_only_its_part_inside_the_allow_list() {
+    need_root();
+    // A hostile or mistaken line in a fetched list: 0.0.0.0/0, inside PINGER_ALLOW=127.0.0.0/8 and --allow
+    // 127.0.0.0/30, is the four addresses of that /30 (all four: the /30 is not the block the line names).
+    let list = list_file("whole-internet.txt", ["0.0.0.0/0".to_string(), "127.0.0.1".to_string()]);
+    let m = run_measured(
+        pinger().env("PINGER_ALLOW", "127.0.0.0/8").arg("--hosts-file").arg(&list).args([
+            "--allow",
+            "127.0.0.0/30",
+            "--no-store",
+            "--format",
+            "json",
+            "--timeout",
+            "500",
+        ]),
+        2 << 30,
+        Duration::from_secs(60),
+    );
+    let err = stderr(&m.out);
+    assert_eq!(m.out.status.code(), Some(0), "{err}");
+    let mut hosts: Vec<String> = results_by_host(&m.out).into_keys().collect();
+    hosts.sort();
+    assert_eq!(hosts, ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"], "{err}");
+    assert_eq!(summary_number(&err, "sent"), 4, "{err}");
+    assert!(err.contains("duplicate entries 1"), "{err}");
+    assert!(m.peak_rss_kb < 200 * 1024, "the rest of the internet cost memory: peak RSS {} kB", m.peak_rss_kb);
 }

@@ -87,10 +87,9 @@ fn assert_report(ns: &Netns, pg: &PgServer, since: &str, from: usize) {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn twelve_sweeps_of_a_scripted_up_down_pattern_are_reported_exactly_from_raw_rows_hours_and_days() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let ns = Netns::new("hist");
     ns.exec(&["nft", "add", "table", "inet", "hist"]);
     ns.exec(&["nft", "add", "chain", "inet", "hist", "input", "{ type filter hook input priority 0; }"]);
@@ -174,10 +173,9 @@ fn twelve_sweeps_of_a_scripted_up_down_pattern_are_reported_exactly_from_raw_row
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn rows_for_a_day_without_a_partition_are_kept_then_moved_into_their_day() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("partition");
     let sweep = |tag: &str| {
         let out = run(pinger()
@@ -216,10 +214,9 @@ fn rows_for_a_day_without_a_partition_are_kept_then_moved_into_their_day() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn retention_drops_old_raw_days_whole_and_the_report_still_counts_them_from_rollups() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("retention");
     let sweep = |extra: &[&str]| {
         let out = run(pinger()
@@ -280,10 +277,9 @@ fn original_table(pg: &PgServer, hosts: i32, days: i32) -> i64 {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_original_tools_table_is_migrated_without_losing_a_row() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("migrate-orig");
     let checks = original_table(&pg, 40, 3);
     let out = run(pinger().arg("migrate").env("DATABASE_URL", pg.url()));
@@ -307,10 +303,9 @@ fn the_original_tools_table_is_migrated_without_losing_a_row() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row_twice() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("migrate-v1");
     let v1 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema_v1.sql");
     let applied = pg.psql("pinger", "").args(["-f", v1]).output().expect("psql");

@@ -80,10 +80,9 @@ fn shipped() -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_good_list_is_swept_with_its_first_and_last_lines_and_kept_as_the_cache() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("good"));
     let (hosts, err, code) = sweep(&srv.url("/good"), &p, &[]);
     assert_eq!(code, Some(0), "{err}");
@@ -93,10 +92,9 @@ fn a_good_list_is_swept_with_its_first_and_last_lines_and_kept_as_the_cache() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_404_with_no_cache_falls_back_to_the_shipped_list_and_says_why() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("404"));
     let (hosts, err, code) = sweep(&srv.url("/404"), &p, &[]);
     assert_eq!(code, Some(0), "{err}");
@@ -105,10 +103,9 @@ fn a_404_with_no_cache_falls_back_to_the_shipped_list_and_says_why() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_500_after_a_good_fetch_uses_the_cache_and_says_how_old_it_is() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("500"));
     assert_eq!(sweep(&srv.url("/good"), &p, &[]).0, good());
     let (hosts, err, code) = sweep(&srv.url("/500"), &p, &[]);
@@ -118,10 +115,9 @@ fn a_500_after_a_good_fetch_uses_the_cache_and_says_how_old_it_is() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_server_that_never_answers_is_given_up_on_at_the_timeout() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("hang"));
     let walls: Vec<f64> = ["1", "3"]
         .iter()
@@ -147,10 +143,9 @@ fn a_server_that_never_answers_is_given_up_on_at_the_timeout() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_list_larger_than_the_cap_is_refused_and_the_fallback_used() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("big"));
     let (hosts, err, _) = sweep(&srv.url("/big"), &p, &["--max-list-bytes", "1000"]);
     assert_eq!(hosts, shipped());
@@ -158,10 +153,9 @@ fn a_list_larger_than_the_cap_is_refused_and_the_fallback_used() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn an_html_page_served_with_200_is_not_taken_for_a_list() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("html"));
     let (hosts, err, _) = sweep(&srv.url("/html"), &p, &[]);
     assert_eq!(hosts, shipped());
@@ -170,10 +164,9 @@ fn an_html_page_served_with_200_is_not_taken_for_a_list() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_messy_list_keeps_every_valid_line_and_counts_the_rest() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("messy"));
     let (hosts, err, _) = sweep(&srv.url("/messy"), &p, &[]);
     assert_eq!(hosts, ["127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"]);
@@ -182,10 +175,9 @@ fn a_messy_list_keeps_every_valid_line_and_counts_the_rest() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_redirect_is_followed_and_gzip_is_unpacked() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let srv = server();
     assert_eq!(sweep(&srv.url("/redirect"), &paths("redirect"), &[]).0, good());
     assert_eq!(sweep(&srv.url("/gzip"), &paths("gzip"), &[]).0, good());
@@ -193,10 +185,9 @@ fn a_redirect_is_followed_and_gzip_is_unpacked() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_redirect_loop_is_given_up_after_five_hops() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let srv = server();
     let (hosts, err, code) = sweep(&srv.url("/loop"), &paths("loop"), &[]);
     assert_eq!(code, Some(0), "{err}");
@@ -207,10 +198,9 @@ fn a_redirect_loop_is_given_up_after_five_hops() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_redirect_to_a_host_outside_pinger_allow_is_refused_and_never_contacted() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     // Both servers are on loopback, so that even a bug here stays on this machine; the guard below lets only
     // the first be contacted.
     let outside = HttpServer::start_at("127.0.0.2", |_| Reply::Full(200, vec![], GOOD.as_bytes().to_vec()));
@@ -236,10 +226,9 @@ fn a_redirect_to_a_host_outside_pinger_allow_is_refused_and_never_contacted() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn proxy_settings_in_the_environment_are_not_used_under_pinger_allow() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     // A "proxy" that only counts who connects: under the fence the list must come straight from the server.
     let proxy = HttpServer::start_at("127.0.0.3", |_| Reply::Full(502, vec![], b"proxy".to_vec()));
     let proxy_url = proxy.url("");
@@ -265,10 +254,9 @@ fn proxy_settings_in_the_environment_are_not_used_under_pinger_allow() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn under_pinger_allow_the_default_shipped_list_is_never_the_fallback() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     // A working directory that holds a `hosts` file, as the repository does: it must not be swept here.
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipped-guard");
     std::fs::create_dir_all(&dir).unwrap();
@@ -284,20 +272,18 @@ fn under_pinger_allow_the_default_shipped_list_is_never_the_fallback() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn count_takes_the_first_hosts_of_the_fetched_list() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("count"));
     let (hosts, err, _) = sweep(&srv.url("/good"), &p, &["--count", "2"]);
     assert_eq!(hosts, ["127.0.0.11", "127.0.0.12"], "{err}");
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_url_outside_pinger_allow_is_never_contacted() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let p = paths("guard");
     // 127.0.9.9 is outside the guard below (still loopback, so that even a bug here stays on this machine).
     let out = run(pinger()
@@ -313,10 +299,9 @@ fn a_url_outside_pinger_allow_is_never_contacted() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn host_names_resolve_through_the_system_resolver_and_unknown_ones_are_reported() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let ns = Netns::new("names");
     ns.ip_in(&["route", "add", "local", "198.18.0.0/24", "dev", "lo"]);
     // `ip netns exec` shows these files as /etc/hosts and /etc/resolv.conf inside the namespace: the names are
@@ -349,10 +334,9 @@ impl Drop for RemoveOnDrop {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_password_or_token_in_the_list_url_is_never_printed_or_kept_in_the_cache() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (srv, p) = (server(), paths("secret"));
     let url = |path: &str| format!("http://pinger:s3cret@127.0.0.1:{}{path}?token=abc123&list=all", srv.port);
     let shown = |path: &str| format!("http://***@127.0.0.1:{}{path}?token=***&list=***", srv.port);

@@ -6,10 +6,9 @@ use common::*;
 use std::process::Stdio;
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn seventy_thousand_loopback_hosts_are_all_alive_and_each_reported_once() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.0/8", "--count", "70000", "--rate", "0", "--timeout", "1000"]).args([
         "--format",
         "json",
@@ -30,10 +29,9 @@ fn seventy_thousand_loopback_hosts_are_all_alive_and_each_reported_once() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn two_pingers_sweeping_the_same_hosts_at_once_both_see_every_host_alive_once() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let list = list_file("concurrent-20000.txt", loopback(20_000));
     // 40,000 probes/s each: half a second of overlap at least, so each sees the other's replies on its socket.
     let spawn = || {
@@ -67,10 +65,9 @@ fn two_pingers_sweeping_the_same_hosts_at_once_both_see_every_host_alive_once() 
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn without_cap_net_raw_pinger_says_how_to_fix_it_and_exits_4() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(std::process::Command::new("setpriv")
         .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"])
         .arg(env!("CARGO_BIN_EXE_pinger"))
@@ -83,10 +80,9 @@ fn without_cap_net_raw_pinger_says_how_to_fix_it_and_exits_4() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_sweep_ends_when_every_host_answered_not_at_the_timeout() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let wall = |timeout: &str| {
         let out = run(pinger().args(["127.0.0.0/24", "--timeout", timeout, "--format", "none"]));
         assert_eq!(out.status.code(), Some(0));
@@ -101,10 +97,9 @@ fn a_sweep_ends_when_every_host_answered_not_at_the_timeout() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn several_probes_per_host_are_all_counted_with_min_avg_max() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--probes", "3", "--interval", "10", "--format", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let by_host = results_by_host(&out);
@@ -118,11 +113,11 @@ fn several_probes_per_host_are_all_counted_with_min_avg_max() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_json_contract_fields_come_first_in_order() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(line.starts_with("{\"host\":\"127.0.0.1\",\"status\":\"alive\",\"rtt_ms\":"), "{line}");
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
@@ -132,10 +127,9 @@ fn the_json_contract_fields_come_first_in_order() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_destination_the_kernel_refuses_is_unreachable_with_the_reason() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     // The loopback broadcast address: the kernel refuses to send there (EACCES, no SO_BROADCAST).
     let out = run(pinger().args(["127.255.255.255", "127.0.0.1", "--format", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -147,11 +141,11 @@ fn a_destination_the_kernel_refuses_is_unreachable_with_the_reason() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_table_lists_every_host_under_a_header() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--format", "table"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
@@ -163,10 +157,9 @@ fn the_table_lists_every_host_under_a_header() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn ipv6_loopback_answers_beside_ipv4_in_one_sweep() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["::1", "127.0.0.1", "--format", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts = results_by_host(&out);

@@ -9,10 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn sigterm_in_the_middle_of_every_loses_no_row_that_was_printed() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("every");
     let spool = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("spool-every");
     // 2046 hosts at 1500/s: about 1.4 s a sweep, one started every second (so back to back).
@@ -68,10 +67,9 @@ fn sigterm_in_the_middle_of_every_loses_no_row_that_was_printed() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let need = std::process::Command::new("setcap").arg("-v").output();
     assert!(need.is_ok(), "setcap (libcap2-bin) is needed; CI installs it");
     // A copy of the binary that only the capability makes able to open a raw socket.
@@ -104,10 +102,9 @@ fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("report");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
@@ -148,15 +145,63 @@ fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn pinger_report_prints_whatever_date_the_table_holds_even_1960_and_infinity() {
+    need_root();
+    let pg = PgServer::start("report-dates");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    // Rows another tool could write (the default partition takes any time): .7 down in 1960 and up at
+    // 'infinity', an outage from one to the other; .8 down at '-infinity' and in 1960.
+    pg.query(
+        "INSERT INTO pinger_data (host, ping_timestamp, result) VALUES \
+         ('127.0.0.7', '1960-01-01 00:00:00+00', false), ('127.0.0.7', 'infinity', true), \
+         ('127.0.0.8', '-infinity', false), ('127.0.0.8', '1960-01-01 00:00:00+00', false)",
+    );
+    let report = |args: &[&str]| {
+        let out = run(pinger().arg("report").args(args).env("DATABASE_URL", pg.url()));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json = |text: String| -> Vec<serde_json::Value> {
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    };
+    // One host, over a century: its history and its outage, both ends printed.
+    let one = &json(report(&["127.0.0.7", "--since", "100y", "--format", "json"]))[0];
+    let at: Vec<&str> = one["history"].as_array().unwrap().iter().map(|h| h["at"].as_str().unwrap()).collect();
+    assert_eq!(at, ["infinity", "1960-01-01T00:00:00Z"], "{one}");
+    assert_eq!(one["last_alive"], "infinity", "{one}");
+    let outage = &one["outages"][0];
+    assert_eq!(
+        (outage["started_at"].as_str(), outage["ended_at"].as_str()),
+        (Some("1960-01-01T00:00:00Z"), Some("infinity"))
+    );
+    let table = report(&["127.0.0.7", "--since", "100y"]);
+    assert!(table.contains("1960-01-01T00:00:00Z") && table.contains("infinity"), "{table}");
+    let minus = report(&["127.0.0.8", "--since", "100y"]);
+    assert!(minus.contains("1960-01-01T00:00:00Z"), "{minus}");
+    // The least available hosts, in the default window (which 'infinity' is in) and over a century.
+    let least = json(report(&["--format", "json"]));
+    assert_eq!((least[0]["host"].as_str(), least[0]["last_alive"].as_str()), (Some("127.0.0.7"), Some("infinity")));
+    let century = report(&["--since", "100y"]);
+    assert!(
+        century.contains("127.0.0.7") && century.contains("127.0.0.8") && century.contains("infinity"),
+        "{century}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn started_as_root_with_user_pinger_drops_to_that_user_once_its_socket_is_open() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let out = run(pinger().args(["127.0.0.1", "127.0.0.2", "--user", "nobody", "--format", "json", "--no-store"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("running as nobody (uid 65534"), "{err}");
-    assert!(results_by_host(&out).values().all(|h| h["status"] == "alive"));
+    let hosts = results_by_host(&out);
+    assert_eq!(hosts.len(), 2, "{err}");
+    assert!(hosts.values().all(|h| h["status"] == "alive"), "{err}");
     let bad = run(pinger().args(["127.0.0.1", "--user", "no-such-user-here"]));
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no such user"), "{}", stderr(&bad));
@@ -172,10 +217,9 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn adminer_shows_the_rows_of_a_sweep_after_logging_in_over_http() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     assert!(
         std::path::Path::new("/usr/share/adminer/adminer.php").exists(),
         "Debian's adminer package (with php-cli, php-pgsql) is needed; CI installs it"

@@ -37,10 +37,9 @@ fn all(hosts: &[Value], status: &str, sent: u64, received: u64) {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn hosts_that_answer_are_alive_with_the_latency_of_the_path() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let _turn = timing();
     let (hosts, _) = judge("alive", Behaviour::Answer { latency: 20 * MS, jitter: Duration::ZERO, loss: 0.0 }, &[]);
     all(&hosts, "alive", 1, 1);
@@ -52,19 +51,17 @@ fn hosts_that_answer_are_alive_with_the_latency_of_the_path() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn dead_hosts_are_reported_as_timeout() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, _) = judge("dead", Behaviour::Dead, &["--probes", "2", "--interval", "50"]);
     all(&hosts, "timeout", 2, 0);
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn duplicate_replies_are_counted_and_never_credited_twice() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, err) =
         judge("dup", Behaviour::Duplicate { copies: 3, gap: MS }, &["--probes", "2", "--interval", "50"]);
     all(&hosts, "alive", 2, 2);
@@ -75,30 +72,27 @@ fn duplicate_replies_are_counted_and_never_credited_twice() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_reply_with_a_bad_checksum_does_not_make_a_host_alive() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, err) = judge("cksum", Behaviour::BadChecksum, &[]);
     all(&hosts, "timeout", 1, 0);
     assert_eq!(summary_number(&err, "bad"), 14, "{err}");
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_reply_from_another_address_is_not_credited() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, err) = judge("spoof", Behaviour::Spoofed { from: Ipv4Addr::new(198, 18, 99, 99) }, &[]);
     all(&hosts, "timeout", 1, 0);
     assert_eq!(summary_number(&err, "spoofed"), 14, "{err}");
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_router_saying_unreachable_makes_the_host_unreachable_and_is_named() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let router = Ipv4Addr::new(198, 19, 0, 1);
     let (hosts, _) = judge("unreach", Behaviour::Unreachable { router, code: 1 }, &[]);
     all(&hosts, "unreachable", 1, 0);
@@ -114,86 +108,81 @@ fn a_router_saying_unreachable_makes_the_host_unreachable_and_is_named() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn time_exceeded_on_the_path_makes_the_host_unreachable() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, _) = judge("ttl", Behaviour::TimeExceeded { router: Ipv4Addr::new(198, 19, 0, 2) }, &[]);
     all(&hosts, "unreachable", 1, 0);
     assert!(hosts.iter().all(|h| h["error"]["type"].as_u64() == Some(11)));
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn truncated_replies_do_not_make_a_host_alive() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, err) = judge("trunc", Behaviour::Truncated, &[]);
     all(&hosts, "timeout", 1, 0);
     assert_eq!(summary_number(&err, "ignored:"), 14, "{err}");
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn replies_after_the_timeout_are_late_not_alive() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let sim = Sim::start("late", |_| Behaviour::Late { after: Duration::from_millis(400) });
     let out = run(sim
         .pinger()
         .args(["198.18.1.0/28", "--format", "json", "--timeout", "200", "--probes", "3"])
         .args(["--interval", "300"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
+    assert_eq!(hosts.len(), 14, "every host reported once: {}", stderr(&out));
     all(&hosts, "timeout", 3, 0);
     // The replies to the first two probes arrive while the host is still being probed.
     assert!(hosts.iter().all(|h| h["late"].as_u64() >= Some(2)), "{}", stderr(&out));
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_reply_with_a_changed_identifier_is_not_credited() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, _) = judge("id", Behaviour::ChangedId, &[]);
     all(&hosts, "timeout", 1, 0);
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_reply_carrying_ip_options_still_counts() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, _) = judge("opts", Behaviour::IpOptions, &[]);
     all(&hosts, "alive", 1, 1);
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn reordered_replies_are_all_credited_to_their_own_probes() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, _) = judge("reorder", Behaviour::Reorder, &["--probes", "4", "--interval", "5"]);
     all(&hosts, "alive", 4, 4);
     assert!(hosts.iter().all(|h| h["duplicates"].as_u64() == Some(0)));
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn junk_icmp_is_ignored_and_counted() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (hosts, err) = judge("junk", Behaviour::Junk, &[]);
     all(&hosts, "timeout", 1, 0);
     assert!(summary_number(&err, "ignored:") >= 28, "{err}");
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_router_that_rate_limits_answers_leaves_the_rest_as_timeout() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let sim = Sim::start("ratelimit", |_| Behaviour::RateLimited { per_second: 100 });
     let out = run(sim.pinger().args(["198.18.1.0/24", "--format", "json", "--timeout", "500", "--rate", "0"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts: Vec<Value> = results_by_host(&out).into_values().collect();
     assert_eq!(hosts.len(), 254);
     let alive = hosts.iter().filter(|h| h["status"] == "alive").count();
@@ -202,10 +191,9 @@ fn a_router_that_rate_limits_answers_leaves_the_rest_as_timeout() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_300_ms() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let _turn = timing();
     // Host 198.18.20.n answers after n * 1.5 ms (1.5 to 300 ms).
     let latency = |ip: Ipv4Addr| Duration::from_micros(1500 * u64::from(ip.octets()[3]));
@@ -215,6 +203,7 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
         .pinger()
         .args(["198.18.20.1", "--format", "json", "--timeout", "1000", "--rate", "2000"])
         .args((2..=200).map(|n| format!("198.18.20.{n}")).collect::<Vec<_>>()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts = results_by_host(&out);
     assert_eq!(hosts.len(), 200);
     // Judge pinger on the answers the responder sent on time: a late answer is the test machine's scheduling.
@@ -247,10 +236,9 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_realistic_sweep_of_15000_hosts_with_dead_hosts_and_loss_judges_every_host_right() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let _turn = timing();
     // 198.18.x.y: latency 5-300 ms, 20% dead, 2% of probes lost.
     let dead = |ip: Ipv4Addr| common::sim::chance(ip, 0, 8) < 0.2;
@@ -271,6 +259,7 @@ fn a_realistic_sweep_of_15000_hosts_with_dead_hosts_and_loss_judges_every_host_r
         "--no-progress",
     ]));
     let wall = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts = results_by_host(&out);
     assert_eq!(hosts.len(), 15_000, "{}", stderr(&out));
     let mut misjudged = Vec::new();
@@ -296,10 +285,9 @@ fn a_realistic_sweep_of_15000_hosts_with_dead_hosts_and_loss_judges_every_host_r
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn at_scale_with_1_percent_loss_no_host_is_misjudged_beyond_what_the_loss_explains() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let _turn = timing();
     let ns = common::sim::scale_network("scale", 1);
     let n = 200_000u64;
@@ -310,6 +298,7 @@ fn at_scale_with_1_percent_loss_no_host_is_misjudged_beyond_what_the_loss_explai
         "json",
         "--no-progress",
     ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hosts = results_by_host(&out);
     assert_eq!(hosts.len() as u64, n, "{}", stderr(&out));
     let dead = hosts.values().filter(|h| h["status"] != "alive").count() as f64;
@@ -334,10 +323,9 @@ fn judge6(tag: &str, b: Behaviour) -> (Vec<Value>, String) {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn over_ipv6_every_kind_of_reply_is_judged_as_over_ipv4() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let answer = Behaviour::Answer { latency: 5 * MS, jitter: Duration::ZERO, loss: 0.0 };
     let (hosts, _) = judge6("v6alive", answer);
     all(&hosts, "alive", 1, 1);

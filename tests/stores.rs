@@ -21,10 +21,9 @@ fn spooled_files(dir: &std::path::Path) -> usize {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn what_json_printed_is_exactly_what_landed_in_postgres_and_redis() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (pg, redis) = (PgServer::start("exact"), RedisServer::start());
     let out = run(pinger()
         .args(["127.0.0.0/22", "127.255.255.255", "--format", "json", "--rate", "0"])
@@ -75,10 +74,9 @@ fn what_json_printed_is_exactly_what_landed_in_postgres_and_redis() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_sweep_while_postgres_is_down_is_stored_by_the_next_run_exactly_once() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("down");
     let spool = spool_dir("down");
     let sweep = |cidr: &str| {
@@ -110,10 +108,9 @@ fn a_sweep_while_postgres_is_down_is_stored_by_the_next_run_exactly_once() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn postgres_killed_in_the_middle_of_a_copy_loses_nothing_and_doubles_nothing() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("kill");
     let spool = spool_dir("kill");
     let n = 400_000u32;
@@ -184,10 +181,9 @@ fn postgres_killed_in_the_middle_of_a_copy_loses_nothing_and_doubles_nothing() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_postgres_that_stops_answering_mid_sweep_never_hangs_the_run_and_loses_nothing() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("frozen");
     let spool = spool_dir("frozen");
     // 4094 hosts at 2000/s: a two-second sweep; the server freezes half a second in.
@@ -221,10 +217,9 @@ fn a_postgres_that_stops_answering_mid_sweep_never_hangs_the_run_and_loses_nothi
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn schema_applies_twice_and_the_views_report_a_crafted_history_right() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("views");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     for _ in 0..2 {
@@ -255,10 +250,9 @@ fn schema_applies_twice_and_the_views_report_a_crafted_history_right() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_wrong_password_is_a_clear_error_that_never_shows_the_password() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("auth");
     let wrong = "Wr0ng-Pass-Zq9";
     let url = pg.url().replace(PG_PASSWORD, wrong);
@@ -273,10 +267,9 @@ fn a_wrong_password_is_a_clear_error_that_never_shows_the_password() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn with_redis_down_the_sweep_goes_on_and_postgres_gets_everything() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("noredis");
     let closed = format!(
         "redis://127.0.0.1:{}/",
@@ -296,10 +289,9 @@ fn with_redis_down_the_sweep_goes_on_and_postgres_gets_everything() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_original_tools_dotenv_configures_both_stores() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let (pg, redis) = (PgServer::start("dotenv"), RedisServer::start());
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dotenv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -323,10 +315,9 @@ fn the_original_tools_dotenv_configures_both_stores() {
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_password_or_token_in_the_list_url_never_reaches_the_sweeps_table() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("secret-url");
     let srv = HttpServer::start(|_| Reply::Full(200, vec![], b"127.0.0.1\n127.0.0.2\n".to_vec()));
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secret-url");

@@ -48,18 +48,25 @@ pub fn pinger() -> Command {
     c
 }
 
-/// True when the test may use raw sockets. Outside CI a missing prerequisite skips with a notice; under
-/// `CI=true` it fails the test: CI must never pass by skipping.
-pub fn have_root() -> bool {
+/// Tests that need root (raw sockets, network namespaces, servers run as user postgres) are marked
+/// `#[cfg_attr(not(pinger_root), ignore = "needs root ...")]`: `build.rs` sets `pinger_root` when the build runs
+/// as root or under `CI=true`, so a build by another user lists them as ignored, with the reason, rather than
+/// passing them without running. This is their first line, for what the build could not know: a binary built as
+/// root and run by another user (`--include-ignored`, or a CI that is not root) fails here, loudly, and never
+/// passes by doing nothing.
+pub fn need_root() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        let why = if std::env::var("CI").as_deref() == Ok("true") {
+            "CI runs as root, so the CI environment is broken"
+        } else if cfg!(pinger_root) {
+            "this build was made as root: run as root, or rebuild as this user to see the test ignored"
+        } else {
+            "it is ignored for this user (--include-ignored ran it): run as root"
+        };
+        panic!("this test needs root (raw sockets, network namespaces) and runs as uid {euid}: {why}");
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("this test needs root (raw sockets) and CI runs as root: the CI environment is broken");
-    }
-    eprintln!("SKIPPED: this test needs root (raw sockets); run the suite as root, as CI does");
-    false
 }
 
 pub fn run(cmd: &mut Command) -> Output {
@@ -67,6 +74,75 @@ pub fn run(cmd: &mut Command) -> Output {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "pinger panicked:\n{stderr}");
     out
+}
+
+/// A child's output and the most memory it held.
+pub struct Measured {
+    pub out: Output,
+    /// Peak resident set size, in kB (the kernel's `ru_maxrss` for this one child).
+    pub peak_rss_kb: i64,
+}
+
+/// Runs `cmd` with its address space capped at `max_bytes`, so that a runaway allocation fails in the child and
+/// not on the machine; kills it and fails the test after `deadline` (a hang guard, not a performance claim).
+#[allow(clippy::zombie_processes, reason = "reaped by wait4, which Child::wait cannot replace here")]
+pub fn run_measured(cmd: &mut Command, max_bytes: u64, deadline: std::time::Duration) -> Measured {
+    use std::io::Read;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let limit = libc::rlimit { rlim_cur: max_bytes, rlim_max: max_bytes };
+    // SAFETY: setrlimit(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        cmd.pre_exec(move || match libc::setrlimit(libc::RLIMIT_AS, &limit) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    // wait4 rather than Child::wait: it gives this child's own peak RSS (getrusage(RUSAGE_CHILDREN) would give
+    // the largest of every child the test process ever waited for).
+    let pid = child.id() as libc::pid_t;
+    let started = std::time::Instant::now();
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid; wait4(2) fills it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4(2) on our own child's pid, with pointers to locals.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break (status, usage);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            // SAFETY: as above; reaps the killed child.
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+            panic!("still running after {deadline:?}: killed\n{err}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "pinger panicked:\n{err}");
+    Measured { out, peak_rss_kb: usage.ru_maxrss }
 }
 
 pub fn stderr(out: &Output) -> String {

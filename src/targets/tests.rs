@@ -1,0 +1,144 @@
+//! The host list as a user writes it: messy lines, blocks, names, allow lists, --count and --max-hosts.
+
+use super::*;
+
+fn collect(text: &str, limit: Option<usize>, filter: Filter) -> (Vec<String>, ListReport) {
+    let mut c = Collector::new(filter, limit, usize::MAX);
+    c.read("list", text.as_bytes()).unwrap();
+    let (hosts, report) = c.finish(Duration::from_secs(5)).unwrap();
+    (hosts.iter().map(|h| h.to_string()).collect(), report)
+}
+
+#[test]
+fn a_messy_list_keeps_every_valid_line_in_order() {
+    let text = "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot an ip!\n127.0.0.3 # trailing comment\n\
+                127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
+    let (hosts, r) = collect(text, None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "::1", "127.0.0.9"]);
+    assert_eq!((r.invalid, r.duplicates, r.ipv6, r.lines), (2, 1, 0, 11));
+    assert_eq!(r.invalid_examples[0], ("list".into(), 6, "not an ip!".into()));
+    assert_eq!(r.invalid_examples[1].1, 8);
+}
+
+#[test]
+fn count_takes_the_first_distinct_permitted_hosts() {
+    let filter = Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap()] };
+    let multicast = Ipv4Addr::new(224, 0, 0, 1);
+    let text = format!("127.0.0.1\n127.0.0.1\n198.18.0.1\n{multicast}\n127.0.0.0/24\n");
+    let (hosts, r) = collect(&text, Some(3), filter);
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    assert_eq!((r.duplicates, r.not_allowed, r.reserved, r.truncated), (2, 1, 1, true));
+}
+
+#[test]
+fn allow_lists_narrow_and_never_widen() {
+    let env = parse_cidr_list("127.0.0.0/8, ::1/128").unwrap();
+    let cli = parse_cidr_list("127.0.0.0/24,198.18.0.0/15").unwrap();
+    let f = Filter { allow: vec![env, cli] };
+    assert_eq!(f.check("127.0.0.7".parse().unwrap()), Ok(()));
+    assert_eq!(f.check("127.0.1.7".parse().unwrap()), Err(Skip::NotAllowed));
+    assert_eq!(f.check("198.18.2.3".parse().unwrap()), Err(Skip::NotAllowed));
+    assert_eq!(f.check("255.255.255.255".parse().unwrap()), Err(Skip::Reserved));
+    assert_eq!(f.check(Ipv4Addr::new(0, 1, 2, 3).into()), Err(Skip::Reserved));
+}
+
+#[test]
+fn ipv6_blocks_expand_down_to_96_and_reserved_ipv6_is_skipped() {
+    let (hosts, r) = collect("2001:db8::/126\n2001:db8::/64\nff02::1\nfe80::1\n::\n", None, Filter::default());
+    assert_eq!(hosts, ["2001:db8::1", "2001:db8::2", "2001:db8::3"]);
+    assert_eq!((r.ipv6, r.reserved), (1, 3));
+    let (some, _) = collect("2001:db8::/96\n", Some(5), Filter::default());
+    assert_eq!(some.len(), 5);
+}
+
+fn collect_at_most(text: &str, limit: Option<usize>, filter: Filter, max: usize) -> Result<usize, TooManyHosts> {
+    let mut c = Collector::new(filter, limit, max);
+    c.read("list", text.as_bytes()).unwrap();
+    c.finish(Duration::ZERO).map(|(hosts, _)| hosts.len())
+}
+
+#[test]
+fn a_block_larger_than_max_hosts_is_refused_before_it_is_expanded() {
+    // 4 billion hosts: expanded, this would abort for want of memory long before the check.
+    let refused = collect_at_most("2001:db8::/96\n", None, Filter::default(), 1 << 24);
+    assert_eq!(refused, Err(TooManyHosts { hosts: (1 << 32) - 1, max: 1 << 24 }));
+    assert!(refused.unwrap_err().to_string().contains("more than --max-hosts 16777216"));
+    // --count takes a part, and only the part counts.
+    assert_eq!(collect_at_most("2001:db8::/96\n", Some(5), Filter::default(), 1 << 24), Ok(5));
+    assert!(collect_at_most("127.0.0.0/24\n", Some(200), Filter::default(), 100).is_err());
+}
+
+#[test]
+fn max_hosts_counts_distinct_permitted_hosts_and_one_per_name() {
+    let allow = |s: &str| Filter { allow: vec![parse_cidr_list(s).unwrap()] };
+    // The same block twice is still 254 hosts; two blocks are 508.
+    assert_eq!(collect_at_most("127.0.0.0/24\n127.0.0.0/24\n", None, Filter::default(), 254), Ok(254));
+    assert!(collect_at_most("127.0.0.0/24\n127.0.1.0/24\n", None, Filter::default(), 300).is_err());
+    // Only what the allow list lets through counts (127.0.0.1-15: the /8's network address is left out).
+    assert_eq!(collect_at_most("127.0.0.0/8\n", None, allow("127.0.0.0/28"), 15), Ok(15));
+    // A name may be one more host: refused before it is resolved.
+    let names = collect_at_most("127.0.0.1\nlocalhost\n", None, Filter::default(), 1);
+    assert_eq!(names, Err(TooManyHosts { hosts: 2, max: 1 }));
+}
+
+#[test]
+fn a_whole_internet_line_in_a_list_costs_only_its_part_inside_the_allow_list() {
+    let filter =
+        Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap(), parse_cidr_list("127.0.0.0/30").unwrap()] };
+    // Walked address by address, this took minutes; counted whole, the part outside takes no time at all.
+    let (hosts, r) = collect("0.0.0.0/0\n127.0.0.1\n", None, filter);
+    assert_eq!(hosts, ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    // Of 0.0.0.1-255.255.255.254: 0.0.0.0/8 and 224.0.0.0/3 are reserved, all else but the four is outside.
+    let reserved = (1 << 24) - 1 + (1 << 29) - 1;
+    assert_eq!((r.reserved, r.not_allowed, r.duplicates), (reserved, (1 << 32) - 2 - reserved - 4, 1));
+}
+
+#[test]
+fn names_are_told_from_garbage() {
+    for good in ["localhost", "dns.google", "a-b.example.", "x1.test"] {
+        assert!(is_hostname(good), "{good}");
+    }
+    for bad in ["", "1.2.3", "-a.example", "a..b", "not an ip", "a_b.example", "127.0.0.999", "a.b-"] {
+        assert!(!is_hostname(bad), "{bad}");
+    }
+}
+
+#[test]
+fn localhost_resolves_and_takes_its_place_in_list_order() {
+    let (hosts, r) = collect("127.0.0.5\nlocalhost\n127.0.0.6\n", None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.5", "127.0.0.1", "127.0.0.6"]);
+    assert_eq!(r.unresolved, 0);
+}
+
+#[test]
+fn spreading_interleaves_networks_and_keeps_each_networks_order() {
+    let mut hosts: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.2.1"]
+        .map(|s| s.parse().unwrap())
+        .to_vec();
+    spread(&mut hosts);
+    let shown: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+    assert_eq!(shown, ["127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.0.2", "127.0.1.2", "127.0.0.3"]);
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_text_never_panics_the_parser(text in "(?s).{0,2000}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+        let mut c = Collector::new(Filter::default(), Some(100), usize::MAX);
+        c.read("t", text.as_bytes()).unwrap();
+        c.read("b", &bytes[..]).unwrap();
+        // Names in random text are not resolved here: no DNS from a unit test.
+        c.names.clear();
+        let (hosts, report) = c.finish(Duration::ZERO).unwrap();
+        proptest::prop_assert!(hosts.len() <= 100);
+        proptest::prop_assert!(report.invalid <= report.lines);
+    }
+}
+
+#[test]
+fn cidr_parsing_rejects_what_it_should() {
+    for bad in ["127.0.0.1/33", "127.0.0.1/", "/8", "127.0.0.1/+8", "1.2.3", "127.0.0.1/8/8", "", "::1/129"] {
+        assert!(bad.parse::<Cidr>().is_err(), "{bad} accepted");
+    }
+    assert_eq!("127.0.0.5/24".parse::<Cidr>().unwrap().to_string(), "127.0.0.0/24");
+    assert_eq!("127.0.0.5".parse::<Cidr>().unwrap().to_string(), "127.0.0.5/32");
+}
