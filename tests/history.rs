@@ -374,10 +374,9 @@ fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row
 }
 
 #[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_checks_in_order() {
-    if !have_root() {
-        return;
-    }
+    need_root();
     let pg = PgServer::start("order");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
