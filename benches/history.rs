@@ -1,7 +1,7 @@
 //! History benchmark: 30 days of a 15,000-host list swept every minute (648M checks), then how fast the questions
 //! users ask are answered, what the history costs on disk, what it does to ingest, and how long `pinger migrate`
 //! takes for the original tool's table of two days (43.2M rows). Private PostgreSQL with fsync on (root; Debian's
-//! postgresql, as in CI). Hosts are in 10.0.0.0/8 in the database only: nothing is sent to them.
+//! postgresql, as in CI). Hosts are in 127.2.0.0/16, in the database only: nothing is sent to them.
 //!
 //! How the history is made, through the code ingest uses:
 //! - the last HISTORY_RAW_DAYS days (default 2): one INSERT per minute-sweep of all hosts into `pinger_data`, so
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS bench_settings (start timestamptz, hosts bigint, hour
 -- statement reads.
 -- (OFFSET 0 keeps the pattern computed once per check, not once per use of a column.)
 CREATE OR REPLACE VIEW bench_checks AS
-    SELECT ('10.0.0.0'::inet + q.h) AS host, q.start + (q.m * 60 + q.h % 60) * interval '1 second' AS ping_timestamp,
+    SELECT ('127.2.0.0'::inet + q.h) AS host, q.start + (q.m * 60 + q.h % 60) * interval '1 second' AS ping_timestamp,
            NOT q.down AS result, 1 AS sent, CASE WHEN q.down THEN 0 ELSE 1 END AS received, 0 AS duplicates,
            CASE WHEN q.down THEN NULL ELSE 5 + q.h % 200 + (q.m * 7 + q.h) % 10 END::float8 AS rtt_ms,
            NULL::float8 AS rtt_min_ms, NULL::float8 AS rtt_max_ms
@@ -55,17 +55,17 @@ CREATE OR REPLACE VIEW bench_checks AS
 /// The outages of the pattern over minutes [0, upto), written directly.
 const OUTAGES: &str = "
 INSERT INTO pinger_outages (host, started_at, ended_at, failed_checks, last_failed_at)
-SELECT ('10.0.0.0'::inet + h), s.start + (h % 60) * interval '1 second', NULL, 0, s.start
+SELECT ('127.2.0.0'::inet + h), s.start + (h % 60) * interval '1 second', NULL, 0, s.start
 FROM bench_settings s, generate_series(0, s.hosts - 1) h WHERE h % 100 = 0
 UNION ALL
-SELECT ('10.0.0.0'::inet + h), s.start + ((d * 1440 + lower(w)) * 60 + h % 60) * interval '1 second',
+SELECT ('127.2.0.0'::inet + h), s.start + ((d * 1440 + lower(w)) * 60 + h % 60) * interval '1 second',
        s.start + ((d * 1440 + upper(w)) * 60 + h % 60) * interval '1 second', upper(w) - lower(w),
        s.start + ((d * 1440 + upper(w) - 1) * 60 + h % 60) * interval '1 second'
 FROM bench_settings s, generate_series(0, s.hosts - 1) h, generate_series(0, $1::bigint / 1440 - 1) d,
      LATERAL (SELECT bench_window(h, d) AS w) x
 WHERE h % 100 <> 0 AND NOT isempty(w)
 UNION ALL
-SELECT ('10.0.0.0'::inet + h), s.start + (m * 60 + h % 60) * interval '1 second',
+SELECT ('127.2.0.0'::inet + h), s.start + (m * 60 + h % 60) * interval '1 second',
        CASE WHEN m + 1 < $1::bigint THEN s.start + ((m + 1) * 60 + h % 60) * interval '1 second' END, 1,
        s.start + (m * 60 + h % 60) * interval '1 second'
 FROM bench_settings s, generate_series(0, s.hosts - 1) h,
@@ -177,7 +177,7 @@ fn main() {
         }
         let insert = "INSERT INTO pinger_data (host, ping_timestamp, result, sweep_id, status, rtt_ms, rtt_min_ms, \
                       rtt_max_ms, sent, received, duplicates, late) \
-                      SELECT ('10.0.0.0'::inet + h), s.start + ($1 * 60 + h % 60) * interval '1 second', \
+                      SELECT ('127.2.0.0'::inet + h), s.start + ($1 * 60 + h % 60) * interval '1 second', \
                       NOT bench_down(h, $1), $2, CASE WHEN bench_down(h, $1) THEN 'timeout' ELSE 'alive' END, r, r, r, \
                       1, CASE WHEN bench_down(h, $1) THEN 0 ELSE 1 END, 0, 0 \
                       FROM bench_settings s, generate_series(0, s.hosts - 1) h, \
@@ -242,7 +242,7 @@ fn main() {
 
     // The questions, through the binary (process start and connection included), medians of 5.
     let all = time_pinger(&pg, &["report", "--since", "30d", "--format", "json"], 5);
-    let one = time_pinger(&pg, &["report", "10.0.0.7", "--since", "365d", "--format", "json"], 5);
+    let one = time_pinger(&pg, &["report", "127.2.0.7", "--since", "365d", "--format", "json"], 5);
     let day = time_pinger(&pg, &["report", "--since", "24h", "--format", "json"], 5);
     let longest = median(
         (0..5)
@@ -315,7 +315,7 @@ fn migrate(hosts: i64) {
     let (_, fill) = timed(|| {
         db.batch_execute(&format!(
             "CREATE TABLE pinger_data (host varchar(255), ping_timestamp timestamp, result boolean); \
-             INSERT INTO pinger_data SELECT '10.0.' || (h / 250) || '.' || (h % 250 + 1), \
+             INSERT INTO pinger_data SELECT '127.2.' || (h / 250) || '.' || (h % 250 + 1), \
              date_trunc('hour', now()) - interval '2 days' + m * interval '1 minute' + (h % 60) * interval '1 second', \
              (h * 7 + m) % 97 <> 0 FROM generate_series(0, 2879) m, generate_series(0, {hosts} - 1) h"
         ))

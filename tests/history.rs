@@ -268,10 +268,10 @@ fn retention_drops_old_raw_days_whole_and_the_report_still_counts_them_from_roll
 fn original_table(pg: &PgServer, hosts: i32, days: i32) -> i64 {
     pg.query(&format!(
         "CREATE TABLE pinger_data (host varchar(255), ping_timestamp timestamp, result boolean); \
-         INSERT INTO pinger_data SELECT '10.0.' || (h / 250) || '.' || (h % 250 + 1), \
+         INSERT INTO pinger_data SELECT '127.2.' || (h / 250) || '.' || (h % 250 + 1), \
          date_trunc('hour', now()) - interval '{days} days' + m * interval '15 minutes', (h * 7 + m) % 11 <> 0 \
          FROM generate_series(0, {hosts} - 1) h, generate_series(0, {days} * 96 - 1) m; \
-         INSERT INTO pinger_data VALUES ('not-an-address', now(), true), ('10.0.0.1', NULL, true)"
+         INSERT INTO pinger_data VALUES ('not-an-address', now(), true), ('127.2.0.1', NULL, true)"
     ));
     i64::from(hosts) * i64::from(days) * 96
 }
@@ -296,7 +296,7 @@ fn the_original_tools_table_is_migrated_without_losing_a_row() {
         "SELECT count(*) FROM generate_series(0, 3 * 96 - 1) m WHERE (7 + m) % 11 = 0 AND {checks} > 0"
     ));
     let out =
-        run(pinger().args(["report", "10.0.0.2", "--since", "30d", "--format", "json"]).env("DATABASE_URL", pg.url()));
+        run(pinger().args(["report", "127.2.0.2", "--since", "30d", "--format", "json"]).env("DATABASE_URL", pg.url()));
     let one: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
     assert_eq!(one["checks"].as_i64(), Some(3 * 96), "{one}");
     assert_eq!(one["failures"].as_i64().map(|f| f.to_string()), Some(failures), "{one}");
