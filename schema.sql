@@ -277,9 +277,12 @@ BEGIN
         SELECT n.host, n.ping_timestamp FROM pinger_new_rows n JOIN recent r ON r.host = n.host
         WHERE r.at >= n.ping_timestamp
         UNION ALL
+        -- LATERAL ... LIMIT 1 keeps this an index probe per failed check: as a semi-join the planner may hash
+        -- every raw row (measured: a statement of 300 checks took 50 ms on a 432,000-row table).
         SELECT n.host, n.ping_timestamp FROM pinger_new_rows n
-        WHERE NOT n.result AND EXISTS (SELECT 1 FROM pinger_data d WHERE d.host = n.host
-                                       AND d.ping_timestamp > n.ping_timestamp)
+        CROSS JOIN LATERAL (SELECT 1 FROM pinger_data d WHERE d.host = n.host AND d.ping_timestamp > n.ping_timestamp
+                            LIMIT 1) later
+        WHERE NOT n.result
     ),
     hosts AS (SELECT l.host, min(l.since) AS since FROM late l GROUP BY l.host)
     SELECT array_agg(h.host), min(h.since) INTO late_hosts, late_from FROM hosts h;
