@@ -197,33 +197,44 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
     let _turn = timing();
     // Host 198.18.20.n answers after n * 1.5 ms (1.5 to 300 ms).
     let latency = |ip: Ipv4Addr| Duration::from_micros(1500 * u64::from(ip.octets()[3]));
-    let sim =
-        Sim::start("rtt", move |ip| Behaviour::Answer { latency: latency(ip), jitter: Duration::ZERO, loss: 0.0 });
-    let out = run(sim
-        .pinger()
-        .args(["198.18.20.1", "--format", "json", "--timeout", "1000", "--rate", "2000"])
-        .args((2..=200).map(|n| format!("198.18.20.{n}")).collect::<Vec<_>>()));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let hosts = results_by_host(&out);
-    assert_eq!(hosts.len(), 200);
-    // Judge pinger on the answers the responder sent on time: a late answer is the test machine's scheduling.
-    let late = sim.stats.lateness.lock().unwrap().clone();
-    let on_time = |ip: &Ipv4Addr| late.get(ip).is_some_and(|d| *d <= Duration::from_micros(100));
-    let mut off = Vec::new();
-    for (host, h) in &hosts {
-        let ip: Ipv4Addr = host.parse().unwrap();
-        if !on_time(&ip) {
-            continue;
+    // The judgement needs answers the responder sent on time; when other tests kept the machine so busy that
+    // more than half of the 200 were late, the sweep is measured again (at most 20 times, half a second each) rather than
+    // judged on noise.
+    let mut attempt = 0;
+    let mut off = loop {
+        attempt += 1;
+        let sim =
+            Sim::start("rtt", move |ip| Behaviour::Answer { latency: latency(ip), jitter: Duration::ZERO, loss: 0.0 });
+        let out = run(sim
+            .pinger()
+            .args(["198.18.20.1", "--format", "json", "--timeout", "1000", "--rate", "2000"])
+            .args((2..=200).map(|n| format!("198.18.20.{n}")).collect::<Vec<_>>()));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let hosts = results_by_host(&out);
+        assert_eq!(hosts.len(), 200);
+        // Judge pinger on the answers the responder sent on time: a late answer is the test machine's scheduling.
+        let late = sim.stats.lateness.lock().unwrap().clone();
+        let on_time = |ip: &Ipv4Addr| late.get(ip).is_some_and(|d| *d <= Duration::from_micros(100));
+        let mut off = Vec::new();
+        for (host, h) in &hosts {
+            let ip: Ipv4Addr = host.parse().unwrap();
+            if !on_time(&ip) {
+                continue;
+            }
+            let want = latency(ip).as_secs_f64() * 1000.0;
+            let got = h["rtt_ms"].as_f64().unwrap_or(f64::NAN);
+            off.push(((got - want).abs(), host.clone(), got, want));
         }
-        let want = latency(ip).as_secs_f64() * 1000.0;
-        let got = h["rtt_ms"].as_f64().unwrap_or(f64::NAN);
-        off.push(((got - want).abs(), host.clone(), got, want));
-    }
-    assert!(
-        off.len() >= 180,
-        "the responder was late for {} of 200 answers: the machine is too busy to judge",
-        200 - off.len()
-    );
+        if off.len() >= 100 {
+            break off;
+        }
+        assert!(
+            attempt < 20,
+            "the responder was late for {} of 200 answers in each of 20 attempts: the machine is too busy to judge",
+            200 - off.len()
+        );
+        eprintln!("rtt accuracy: the responder was late for {} of 200 answers; measuring again", 200 - off.len());
+    };
     off.sort_by(|a, b| a.0.total_cmp(&b.0));
     let within = off.iter().filter(|o| o.0 <= 0.5).count();
     eprintln!("rtt accuracy: {within} of {} on-time answers within 0.5 ms; worst {:?}", off.len(), off.last());
