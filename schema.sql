@@ -1,12 +1,13 @@
 SET client_min_messages = warning;
--- pinger's Postgres schema, version 2. pinger applies it at start (embedded, under an advisory lock); it is also
+-- pinger's Postgres schema, version 3. pinger applies it at start (embedded, under an advisory lock); it is also
 -- usable as `psql -f schema.sql`. Every statement is idempotent: applying it twice is fine, and so is applying
 -- it over version 1 or over the original tool's `pinger_data (host, ping_timestamp, result)`: the old table is
 -- renamed `pinger_data_old` and `pinger migrate` (or the next sweep) moves its rows in, a day at a time.
 --
 -- What answers what:
 --   pinger_data      every check (raw), partitioned by UTC day; old days are dropped whole (--keep-raw)
---   pinger_hourly    per host and UTC hour: checks, failures, probes, RTT min/avg/max and a histogram
+--   pinger_hourly    per host and UTC hour: checks, failures, probes, RTT min/avg/max and a histogram (a view
+--                    over pinger_hours, the open day, and pinger_hours_packed, a row per host and finished day)
 --   pinger_daily     the same per UTC day; kept for ever unless --keep-daily says otherwise
 --   pinger_outages   one row per outage per host, kept up to date as checks arrive
 --   host_availability(since), host_availability_24h/_7d/_30d, host_outages: the questions users ask
@@ -86,7 +87,22 @@ CREATE INDEX IF NOT EXISTS pinger_batches_stored_brin ON pinger_batches USING br
 -- rtt_* describe the checks that were answered: rtt_sum_ms / rtt_count is the mean of their mean RTTs;
 -- rtt_hist counts them by mean RTT in the buckets of pinger_rtt_bounds() (ms): <1, 1-2, 2-5, 5-10, 10-20,
 -- 20-50, 50-100, 100-200, 200-500, 500-1000, >=1000, enough for a latency band (quantiles) later.
-CREATE TABLE IF NOT EXISTS pinger_hourly (
+--
+-- Hourly rollups are kept in two forms, read together through the view pinger_hourly: the hours of the day
+-- that is not over yet are rows of pinger_hours (one per host and hour, updated as hours close); once the day
+-- is over its hours are packed into one row per host and day (pinger_hours_packed, arrays of 24 hours that
+-- PostgreSQL compresses), which a year of hours costs a fifth of the disk of one row per hour.
+-- (Schema 2 kept every hour as a row of the table pinger_hourly: it becomes pinger_hours here.)
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('pinger_hourly') AND relkind = 'r') THEN
+        ALTER TABLE pinger_hourly RENAME TO pinger_hours;
+        ALTER INDEX IF EXISTS pinger_hourly_pkey RENAME TO pinger_hours_pkey;
+        ALTER INDEX IF EXISTS pinger_hourly_hour_brin RENAME TO pinger_hours_hour_brin;
+    END IF;
+END
+$$;
+CREATE TABLE IF NOT EXISTS pinger_hours (
     host         inet NOT NULL,
     hour         timestamptz NOT NULL,
     checks       integer NOT NULL,
@@ -103,7 +119,27 @@ CREATE TABLE IF NOT EXISTS pinger_hourly (
     last_up_at   timestamptz,
     PRIMARY KEY (host, hour)
 );
-CREATE INDEX IF NOT EXISTS pinger_hourly_hour_brin ON pinger_hourly USING brin (hour);
+CREATE INDEX IF NOT EXISTS pinger_hours_hour_brin ON pinger_hours USING brin (hour);
+
+-- A finished day's hours, one row per host and UTC day. Element h + 1 of each 24-element block is hour h:
+--   counts  checks, failures, sent, received, duplicates, rtt_count      (6 blocks)
+--   rtt     rtt_min_ms, rtt_max_ms (NaN where no check was answered), rtt_sum_ms   (3 blocks)
+--   hist    rtt_hist bucket 1 .. bucket 11                                (11 blocks)
+--   last    last_at, last_up_at as whole seconds after the hour's start (-1 where none)   (2 blocks)
+-- Read it through pinger_hourly. No element is NULL, so that the row is always over 2 KB before compression
+-- (about 2,150 bytes), the size at which PostgreSQL starts compressing; toast_tuple_target and STORAGE MAIN
+-- make it compress every array and keep them in the row.
+CREATE TABLE IF NOT EXISTS pinger_hours_packed (
+    host    inet NOT NULL,
+    day     date NOT NULL,
+    counts  integer[] NOT NULL,
+    rtt     real[] NOT NULL,
+    hist    integer[] NOT NULL,
+    last    smallint[] NOT NULL,
+    PRIMARY KEY (host, day)
+) WITH (toast_tuple_target = 128);
+ALTER TABLE pinger_hours_packed ALTER counts SET STORAGE MAIN, ALTER rtt SET STORAGE MAIN,
+    ALTER hist SET STORAGE MAIN, ALTER last SET STORAGE MAIN;
 
 CREATE TABLE IF NOT EXISTS pinger_daily (
     host         inet NOT NULL,
@@ -138,7 +174,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS pinger_outages_open ON pinger_outages (host) W
 -- The insert trigger looks for outages with an event after the checks it is given (out-of-order checks).
 CREATE INDEX IF NOT EXISTS pinger_outages_last_event ON pinger_outages ((coalesce(ended_at, last_failed_at)));
 
--- Bookkeeping: hours before `rolled_until` are in pinger_hourly (and days before its day in pinger_daily);
+-- Bookkeeping: hours before `rolled_until` are rolled up (and days before its day in pinger_daily);
 -- `raw_from` and `hourly_from` say from when raw rows and hourly rollups are still kept (retention).
 CREATE TABLE IF NOT EXISTS pinger_rollup_state (
     one           boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -151,41 +187,95 @@ INSERT INTO pinger_rollup_state (rolled_until) VALUES (date_trunc('hour', now(),
 CREATE OR REPLACE FUNCTION pinger_rtt_bounds() RETURNS double precision[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT '{1,2,5,10,20,50,100,200,500,1000}'::double precision[] $$;
 
+-- Element-wise sums of equal-length arrays (histograms, packed hours); NULL counts as nothing.
 CREATE OR REPLACE FUNCTION pinger_hist_add(a integer[], b integer[]) RETURNS integer[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE
-        ARRAY[a[1]+b[1], a[2]+b[2], a[3]+b[3], a[4]+b[4], a[5]+b[5], a[6]+b[6], a[7]+b[7], a[8]+b[8], a[9]+b[9],
-              a[10]+b[10], a[11]+b[11]] END
+    SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a
+           ELSE (SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY u(x, y, i)) END
 $$;
 CREATE OR REPLACE AGGREGATE pinger_hist_sum(integer[]) (SFUNC = pinger_hist_add, STYPE = integer[]);
 
--- The one statement that turns checks into rollups, for any source of check rows (pinger_data over a span of
--- hours, or the rows one statement just inserted). `grain` is 'hour' or 'day'; $1 and $2 bound the times.
-CREATE OR REPLACE FUNCTION pinger_rollup_sql(src text, grain text) RETURNS text
+-- Packed hours merged: rtt blocks by least, greatest (NaN: none) and sum; last blocks by greatest (-1: none).
+CREATE OR REPLACE FUNCTION pinger_packed_rtt_add(a real[], b real[]) RETURNS real[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_agg(CASE WHEN i > 48 THEN x + y WHEN x = 'NaN' THEN y WHEN y = 'NaN' THEN x
+                          WHEN i <= 24 THEN least(x, y) ELSE greatest(x, y) END ORDER BY i)
+    FROM unnest(a, b) WITH ORDINALITY u(x, y, i)
+$$;
+CREATE OR REPLACE FUNCTION pinger_packed_last_add(a smallint[], b smallint[]) RETURNS smallint[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_agg(greatest(x, y) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY u(x, y, i)
+$$;
+
+-- One 24-element block: v[k] at hour ix[k], `fill` at hours not given.
+CREATE OR REPLACE FUNCTION pinger_spread(ix integer[], v anycompatiblearray, fill anycompatible)
+RETURNS anycompatiblearray
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_agg(coalesce(v[array_position(ix, s)], fill) ORDER BY s) FROM generate_series(0, 23) s
+$$;
+
+-- The query that turns the checks of relation `src` with $1 <= ping_timestamp < $2 into hour rows (the columns
+-- of pinger_hours). Everything that rolls checks up starts here.
+CREATE OR REPLACE FUNCTION pinger_hours_sql(src text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT format($f$
+        SELECT c.host, date_trunc('hour', c.ping_timestamp, 'UTC') AS hour, count(*)::int AS checks,
+               count(*) FILTER (WHERE NOT c.result)::int AS failures, sum(coalesce(c.sent, 1))::int AS sent,
+               sum(coalesce(c.received, c.result::int))::int AS received,
+               sum(coalesce(c.duplicates, 0))::int AS duplicates,
+               count(c.rtt_ms) FILTER (WHERE c.result)::int AS rtt_count,
+               min(coalesce(c.rtt_min_ms, c.rtt_ms)) FILTER (WHERE c.result) AS rtt_min_ms,
+               max(coalesce(c.rtt_max_ms, c.rtt_ms)) FILTER (WHERE c.result) AS rtt_max_ms,
+               coalesce(sum(c.rtt_ms) FILTER (WHERE c.result), 0) AS rtt_sum_ms,
+               ARRAY[%2$s]::int[] AS rtt_hist,
+               max(c.ping_timestamp) AS last_at, max(c.ping_timestamp) FILTER (WHERE c.result) AS last_up_at
+        FROM %1$I c
+        WHERE c.ping_timestamp >= $1 AND c.ping_timestamp < $2
+        GROUP BY 1, 2
+        $f$, src,
+        (SELECT string_agg(format('count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = %s)',
+                                  b), ', ' ORDER BY b)
+         FROM generate_series(0, 10) b))
+$$;
+
+-- The statement that adds hour rows (the query `hours`, with $1 and $2 as it needs them) to the rollups of
+-- `grain`: 'hour' (pinger_hours), 'day' (pinger_daily) or 'packed' (pinger_hours_packed).
+CREATE OR REPLACE FUNCTION pinger_rollup_hours_sql(hours text, grain text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE grain
+    WHEN 'packed' THEN format($f$
+        INSERT INTO pinger_hours_packed AS t (host, day, counts, rtt, hist, last)
+        SELECT h.host, h.day,
+               %2$s,
+               pinger_spread(array_agg(h.ix), array_agg(h.rtt_min_ms::real), 'NaN'::real)
+               || pinger_spread(array_agg(h.ix), array_agg(h.rtt_max_ms::real), 'NaN'::real)
+               || pinger_spread(array_agg(h.ix), array_agg(h.rtt_sum_ms::real), 0::real),
+               %3$s,
+               pinger_spread(array_agg(h.ix), array_agg(floor(extract(epoch FROM h.last_at - h.hour))::smallint),
+                             -1::smallint)
+               || pinger_spread(array_agg(h.ix),
+                                array_agg(floor(extract(epoch FROM h.last_up_at - h.hour))::smallint), -1::smallint)
+        FROM (SELECT x.*, (x.hour AT TIME ZONE 'UTC')::date AS day,
+                     extract(hour FROM x.hour AT TIME ZONE 'UTC')::int AS ix
+              FROM (%1$s) x) h
+        GROUP BY h.host, h.day
+        ON CONFLICT (host, day) DO UPDATE SET
+            counts = pinger_hist_add(t.counts, EXCLUDED.counts), rtt = pinger_packed_rtt_add(t.rtt, EXCLUDED.rtt),
+            hist = pinger_hist_add(t.hist, EXCLUDED.hist), last = pinger_packed_last_add(t.last, EXCLUDED.last)
+        $f$, hours,
+        (SELECT string_agg(format('pinger_spread(array_agg(h.ix), array_agg(h.%s), 0)', c), E'\n               || '
+                           ORDER BY o)
+         FROM unnest('{checks,failures,sent,received,duplicates,rtt_count}'::text[]) WITH ORDINALITY u(c, o)),
+        (SELECT string_agg(format('pinger_spread(array_agg(h.ix), array_agg(h.rtt_hist[%s]), 0)', b), E'\n               || '
+                           ORDER BY b)
+         FROM generate_series(1, 11) b))
+    ELSE format($f$
         INSERT INTO %1$I AS t (host, %2$I, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
                                rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
-        SELECT c.host, %3$s, count(*), count(*) FILTER (WHERE NOT c.result),
-               sum(coalesce(c.sent, 1)), sum(coalesce(c.received, c.result::int)), sum(coalesce(c.duplicates, 0)),
-               count(c.rtt_ms) FILTER (WHERE c.result),
-               min(coalesce(c.rtt_min_ms, c.rtt_ms)) FILTER (WHERE c.result),
-               max(coalesce(c.rtt_max_ms, c.rtt_ms)) FILTER (WHERE c.result),
-               coalesce(sum(c.rtt_ms) FILTER (WHERE c.result), 0),
-               ARRAY[count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 0),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 1),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 2),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 3),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 4),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 5),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 6),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 7),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 8),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 9),
-                     count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = 10)]::int[],
-               max(c.ping_timestamp), max(c.ping_timestamp) FILTER (WHERE c.result)
-        FROM %4$I c
-        WHERE c.ping_timestamp >= $1 AND c.ping_timestamp < $2
+        SELECT h.host, %3$s, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received), sum(h.duplicates),
+               sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms), pinger_hist_sum(h.rtt_hist),
+               max(h.last_at), max(h.last_up_at)
+        FROM (%4$s) h
         GROUP BY 1, 2
         ON CONFLICT (host, %2$I) DO UPDATE SET
             checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
@@ -196,11 +286,25 @@ LANGUAGE sql IMMUTABLE AS $$
             rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
             last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at)
         $f$,
-        CASE grain WHEN 'hour' THEN 'pinger_hourly' ELSE 'pinger_daily' END,
+        CASE grain WHEN 'hour' THEN 'pinger_hours' ELSE 'pinger_daily' END,
         grain,
-        CASE grain WHEN 'hour' THEN $q$date_trunc('hour', c.ping_timestamp, 'UTC')$q$
-                   ELSE $q$(c.ping_timestamp AT TIME ZONE 'UTC')::date$q$ END,
-        src)
+        CASE grain WHEN 'hour' THEN 'h.hour' ELSE $q$(h.hour AT TIME ZONE 'UTC')::date$q$ END,
+        hours)
+    END
+$$;
+
+-- The statement that rolls the checks of relation `src` with $1 <= ping_timestamp < $2 into `grain`.
+CREATE OR REPLACE FUNCTION pinger_rollup_sql(src text, grain text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT pinger_rollup_hours_sql(pinger_hours_sql(src), grain) $$;
+
+-- The hours of pinger_hours in [lo, hi) packed (their days must be over) and removed from pinger_hours.
+CREATE OR REPLACE FUNCTION pinger_pack_hours(lo timestamptz, hi timestamptz) RETURNS void
+LANGUAGE plpgsql SET jit = off SET work_mem = '64MB' AS $$
+BEGIN
+    EXECUTE pinger_rollup_hours_sql('SELECT * FROM pinger_hours WHERE hour >= $1 AND hour < $2', 'packed')
+        USING lo, hi;
+    DELETE FROM pinger_hours WHERE hour >= lo AND hour < hi;
+END
 $$;
 
 -- Outages of `hosts` (all when NULL) recomputed from the raw rows from `since` on. Used when checks arrive out
@@ -253,9 +357,14 @@ BEGIN
     SELECT rolled_until INTO rolled FROM pinger_rollup_state FOR SHARE;
     SELECT min(ping_timestamp) INTO late_from FROM pinger_new_rows;
     IF late_from < rolled THEN
-        EXECUTE pinger_rollup_sql('pinger_new_rows', 'hour') USING '-infinity'::timestamptz, rolled;
-        EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
-            USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
+        -- Hours of days that are over go to their packed day and the day's rollup; the others to pinger_hours.
+        IF late_from < date_trunc('day', rolled, 'UTC') THEN
+            EXECUTE pinger_rollup_sql('pinger_new_rows', 'packed')
+                USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
+            EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
+                USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
+        END IF;
+        EXECUTE pinger_rollup_sql('pinger_new_rows', 'hour') USING date_trunc('day', rolled, 'UTC'), rolled;
     END IF;
     -- Out of order: a host twice in the statement (only hosts with a failed check or an open outage can be
     -- affected: a host that was and stays up changes no outage), a check at or before an outage event of its
@@ -357,24 +466,13 @@ BEGIN
 END
 $$;
 
--- Daily rollups of the days in [lo, hi), summed from their hourly rollups.
+-- The days in [lo, hi), which are over: their daily rollups summed from their hours, and their hours packed.
 CREATE OR REPLACE FUNCTION pinger_days_from_hours(lo timestamptz, hi timestamptz) RETURNS void
-LANGUAGE sql SET jit = off AS $$
-    INSERT INTO pinger_daily AS t (host, day, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
-                                   rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
-    SELECT h.host, (h.hour AT TIME ZONE 'UTC')::date, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received),
-           sum(h.duplicates), sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms),
-           pinger_hist_sum(h.rtt_hist), max(h.last_at), max(h.last_up_at)
-    FROM pinger_hourly h
-    WHERE h.hour >= lo AND h.hour < hi
-    GROUP BY 1, 2
-    ON CONFLICT (host, day) DO UPDATE SET
-        checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
-        sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
-        duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
-        rtt_min_ms = least(t.rtt_min_ms, EXCLUDED.rtt_min_ms), rtt_max_ms = greatest(t.rtt_max_ms, EXCLUDED.rtt_max_ms),
-        rtt_sum_ms = t.rtt_sum_ms + EXCLUDED.rtt_sum_ms, rtt_hist = pinger_hist_add(t.rtt_hist, EXCLUDED.rtt_hist),
-        last_at = greatest(t.last_at, EXCLUDED.last_at), last_up_at = greatest(t.last_up_at, EXCLUDED.last_up_at)
+LANGUAGE plpgsql SET jit = off SET work_mem = '64MB' AS $$
+BEGIN
+    EXECUTE pinger_rollup_hours_sql('SELECT * FROM pinger_hours WHERE hour >= $1 AND hour < $2', 'day') USING lo, hi;
+    PERFORM pinger_pack_hours(lo, hi);
+END
 $$;
 
 -- Rolls up the hours that ended before `upto` and are not rolled up yet, at most `max_hours` of them (and the
@@ -425,7 +523,8 @@ BEGIN
     END LOOP;
     hourly_cut := date_trunc('day', now() - keep_hourly, 'UTC');
     -- Every time, not only when the cut moves: a late check can bring back an hour older than the cut.
-    DELETE FROM pinger_hourly WHERE hour < hourly_cut;
+    DELETE FROM pinger_hours WHERE hour < hourly_cut;
+    DELETE FROM pinger_hours_packed WHERE day < (hourly_cut AT TIME ZONE 'UTC')::date;
     -- Batch ids are only needed while a batch can still be replayed: spool files are days old at most.
     DELETE FROM pinger_batches WHERE stored_at < now() - keep_raw;
     IF keep_daily IS NOT NULL THEN
@@ -450,8 +549,9 @@ DECLARE
     st pinger_rollup_state;
     a timestamptz;    -- the window's start as the data allows it
     h1 timestamptz;   -- raw rows in [a, h1)
-    d1 timestamptz;   -- hourly rows in [h1, d1) and [d2, rolled)
+    d1 timestamptz;   -- hourly rollups in [h1, d1) and [d2, rolled)
     d2 timestamptz;   -- daily rows in [d1, d2)
+    k integer;        -- h1's hour of its day
 BEGIN
     SELECT * INTO st FROM pinger_rollup_state;
     a := since;
@@ -467,6 +567,7 @@ BEGIN
                                                    THEN interval '1 day' ELSE interval '0' END,
                 greatest(st.rolled_until, h1));
     d2 := greatest(date_trunc('day', st.rolled_until, 'UTC'), d1);
+    k := extract(hour FROM h1 AT TIME ZONE 'UTC')::integer;
     RETURN QUERY
     WITH parts AS (
         SELECT r.host, count(*) AS checks, count(*) FILTER (WHERE NOT r.result) AS failures,
@@ -482,10 +583,19 @@ BEGIN
         GROUP BY r.host
         UNION ALL
         SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
-        FROM pinger_hourly r
+        FROM pinger_hours r
         WHERE ((r.hour >= h1 AND r.hour < d1) OR (r.hour >= d2 AND r.hour < st.rolled_until))
           AND (only_host IS NULL OR r.host = only_host)
         GROUP BY r.host
+        UNION ALL
+        -- [h1, d1) when its day is over: the day's packed hours from h1's on; the day's last check (and last good
+        -- one) is in that part when it is not before h1.
+        SELECT p.host, (SELECT sum(x) FROM unnest(p.counts[k + 1:24]) x),
+               (SELECT sum(x) FROM unnest(p.counts[25 + k:48]) x),
+               CASE WHEN d.last_at >= h1 THEN d.last_at END, CASE WHEN d.last_up_at >= h1 THEN d.last_up_at END
+        FROM pinger_hours_packed p JOIN pinger_daily d ON d.host = p.host AND d.day = p.day
+        WHERE h1 < d1 AND d1 <= date_trunc('day', st.rolled_until, 'UTC')
+          AND p.day = (h1 AT TIME ZONE 'UTC')::date AND (only_host IS NULL OR p.host = only_host)
         UNION ALL
         SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
         FROM pinger_daily r
@@ -526,11 +636,36 @@ CREATE OR REPLACE VIEW host_outages AS
            o.ended_at - o.started_at AS duration
     FROM pinger_outages o;
 
+-- Every hourly rollup, one row per host and hour, with the columns of pinger_hours: the open day's rows and
+-- the packed days unpacked (their last_at and last_up_at to the second). Filter packed days by `day`, which
+-- their index serves; `hour` alone unpacks every day.
+CREATE OR REPLACE VIEW pinger_hourly AS
+    SELECT h.host, h.hour, h.checks, h.failures, h.sent, h.received, h.duplicates, h.rtt_count, h.rtt_min_ms,
+           h.rtt_max_ms, h.rtt_sum_ms, h.rtt_hist, h.last_at, h.last_up_at, (h.hour AT TIME ZONE 'UTC')::date AS day
+    FROM pinger_hours h
+    UNION ALL
+    SELECT p.host, (p.day + (u.i - 1) * interval '1 hour') AT TIME ZONE 'UTC', u.checks, u.failures, u.sent, u.received,
+           u.duplicates, u.rtt_count, nullif(u.rtt_min, 'NaN')::float8, nullif(u.rtt_max, 'NaN')::float8,
+           u.rtt_sum::float8,
+           ARRAY[u.b1, u.b2, u.b3, u.b4, u.b5, u.b6, u.b7, u.b8, u.b9, u.b10, u.b11],
+           (p.day + (u.i - 1) * interval '1 hour' + u.last_s * interval '1 second') AT TIME ZONE 'UTC',
+           (p.day + (u.i - 1) * interval '1 hour' + nullif(u.last_up_s, -1) * interval '1 second') AT TIME ZONE 'UTC',
+           p.day
+    FROM pinger_hours_packed p
+    CROSS JOIN LATERAL unnest(p.counts[1:24], p.counts[25:48], p.counts[49:72], p.counts[73:96], p.counts[97:120],
+                              p.counts[121:144], p.rtt[1:24], p.rtt[25:48], p.rtt[49:72],
+                              p.hist[1:24], p.hist[25:48], p.hist[49:72], p.hist[73:96], p.hist[97:120],
+                              p.hist[121:144], p.hist[145:168], p.hist[169:192], p.hist[193:216], p.hist[217:240],
+                              p.hist[241:264], p.last[1:24], p.last[25:48])
+        WITH ORDINALITY u(checks, failures, sent, received, duplicates, rtt_count, rtt_min, rtt_max, rtt_sum,
+                          b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, last_s, last_up_s, i)
+    WHERE u.checks > 0;
+
 -- The hourly rollups with the figures people read (availability, mean RTT), for Adminer.
 CREATE OR REPLACE VIEW host_hourly AS
     SELECT h.host, h.hour, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2) AS availability_pct,
            h.sent, h.received, h.duplicates, h.rtt_min_ms, h.rtt_sum_ms / nullif(h.rtt_count, 0) AS rtt_avg_ms,
-           h.rtt_max_ms, h.rtt_hist
+           h.rtt_max_ms, h.rtt_hist, h.day
     FROM pinger_hourly h;
 CREATE OR REPLACE VIEW host_daily AS
     SELECT d.host, d.day, d.checks, d.failures, round(100.0 * (d.checks - d.failures) / d.checks, 2) AS availability_pct,
@@ -548,8 +683,11 @@ EXCEPTION WHEN others THEN
 END
 $$;
 
+-- Schema 2's hours of days that are over (its pinger_hourly rows, now in pinger_hours) are packed.
+DO $$ BEGIN PERFORM pinger_pack_hours('-infinity', date_trunc('day', rolled_until, 'UTC')) FROM pinger_rollup_state; END $$;
+
 -- Which version of this file the database holds; pinger skips the statements above (and their locks) when it
 -- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
 DELETE FROM pinger_schema;
-INSERT INTO pinger_schema (version) VALUES (2);
+INSERT INTO pinger_schema (version) VALUES (3);

@@ -140,7 +140,7 @@ fn twelve_sweeps_of_a_scripted_up_down_pattern_are_reported_exactly_from_raw_row
     pg.query(
         "CREATE TABLE saved AS SELECT d.*, dense_rank() OVER (ORDER BY s.started_at) AS k, s.started_at \
          FROM pinger_data d JOIN sweeps s ON s.id = d.sweep_id; \
-         TRUNCATE pinger_data, pinger_hourly, pinger_daily, pinger_outages; \
+         TRUNCATE pinger_data, pinger_hours, pinger_hours_packed, pinger_daily, pinger_outages; \
          UPDATE pinger_rollup_state SET rolled_until = date_trunc('day', now(), 'UTC') - interval '3 days'",
     );
     for k in 1..=12 {
@@ -375,15 +375,65 @@ fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row
 
 #[test]
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_version_2_database_keeps_every_rollup_when_its_hours_are_packed() {
+    need_root();
+    let pg = PgServer::start("migrate-v2");
+    let v2 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema_v2.sql");
+    let applied = pg.psql("pinger", "").args(["-f", v2]).output().expect("psql");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    // 50 hosts every 10 minutes for 3 days, rolled up by schema 2 into one row per host and hour.
+    pg.query(
+        "SELECT pinger_partition_for((now() AT TIME ZONE 'UTC')::date - k) FROM generate_series(-1, 4) k; \
+         UPDATE pinger_rollup_state SET rolled_until = date_trunc('hour', now()) - interval '4 days'; \
+         INSERT INTO pinger_data (host, ping_timestamp, result, rtt_ms, sent, received) \
+         SELECT ('127.1.0.0'::inet + h), date_trunc('hour', now()) - interval '3 days' + m * interval '10 minutes', \
+         (h * 3 + m) % 11 <> 0, CASE WHEN (h * 3 + m) % 11 <> 0 THEN 0.7 + h * 1.9 + m % 5 END, 1, \
+         CASE WHEN (h * 3 + m) % 11 <> 0 THEN 1 ELSE 0 END FROM generate_series(0, 49) h, generate_series(0, 431) m; \
+         SELECT pinger_close_hours(now());",
+    );
+    let hourly_rows = pg.query("SELECT count(*) FROM pinger_hourly");
+    assert!(hourly_rows.parse::<i64>().unwrap() >= 50 * 48, "schema 2 rolled up hours: {hourly_rows}");
+    let before = pg.query("SELECT sum(checks) || ' ' || sum(failures) || ' ' || sum(rtt_count) FROM pinger_hourly");
+    let out = run(pinger().arg("migrate").env("DATABASE_URL", pg.url()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(pg.query("SELECT max(version) FROM pinger_schema"), "3");
+    assert_eq!(
+        pg.query("SELECT sum(checks) || ' ' || sum(failures) || ' ' || sum(rtt_count) FROM pinger_hourly"),
+        before,
+        "the same hours, packed"
+    );
+    assert_eq!(
+        pg.query(
+            "SELECT count(*) FROM pinger_hours WHERE hour < date_trunc('day', (SELECT rolled_until \
+             FROM pinger_rollup_state), 'UTC')"
+        ),
+        "0",
+        "the hours of finished days are packed"
+    );
+    assert!(pg.query("SELECT count(*) FROM pinger_hours_packed").parse::<i64>().unwrap() >= 100);
+    assert_history_matches_raw(&pg);
+    close_all_hours(&pg);
+    assert_history_matches_raw(&pg);
+    let out =
+        run(pinger().args(["report", "127.1.0.7", "--since", "5d", "--format", "json"]).env("DATABASE_URL", pg.url()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
+    let failures = (0..432).filter(|m| (7 * 3 + m) % 11 == 0).count() as i64;
+    assert_eq!((report["checks"].as_i64(), report["failures"].as_i64()), (Some(432), Some(failures)), "{report}");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_checks_in_order() {
     need_root();
     let pg = PgServer::start("order");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
     assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
-    // 4 hosts x 60 checks a minute apart over the last 3 hours, up or down by a fixed pseudo-random pattern
+    // 4 hosts x 60 checks 71 minutes apart over the last 3 days, up or down by a fixed pseudo-random pattern
     // (runs of failures of every length), inserted in a shuffled order, 1 to 7 checks per statement; half of
-    // them after the hours are rolled up, so that both the close and the trigger's late path count them.
+    // them after the hours are rolled up, so that both the close and the trigger's late path count them (the
+    // late path into the open day's hours and into packed days).
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -397,7 +447,7 @@ fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_chec
             let up = next() % 3 != 0;
             let rtt = if up { format!("{}.{}", next() % 300, next() % 1000) } else { "NULL".into() };
             checks.push(format!(
-                "('127.0.0.{host}', date_trunc('hour', now()) - interval '3 hours' + {} * interval '3 minutes', {up}, {rtt})",
+                "('127.0.0.{host}', date_trunc('hour', now()) - interval '3 days' + {} * interval '71 minutes', {up}, {rtt})",
                 minute
             ));
         }

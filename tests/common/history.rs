@@ -4,24 +4,32 @@
 
 use super::stores::PgServer;
 
-/// Per host and hour (or day): every counter the rollups keep, computed straight from `pinger_data`.
-fn recomputed(period: &str) -> String {
+/// Per host and hour (or day): every counter the rollups keep, computed straight from `pinger_data`. Hourly
+/// rollups of finished days are packed: RTTs as `real` (compared as such, the sum separately within its
+/// precision) and last check times to the second; `exact` is false for them.
+fn recomputed(period: &str, exact: bool) -> String {
+    let (rtt, last) = if exact { ("float8", "") } else { ("real", "date_trunc('second', ") };
+    let close = if exact { "" } else { ")" };
     format!(
         "SELECT host, {period} AS p, count(*)::int, (count(*) - count(*) FILTER (WHERE result))::int, \
          sum(coalesce(sent, 1))::int, sum(coalesce(received, CASE WHEN result THEN 1 ELSE 0 END))::int, \
          sum(coalesce(duplicates, 0))::int, count(rtt_ms) FILTER (WHERE result)::int, \
-         min(coalesce(rtt_min_ms, rtt_ms)) FILTER (WHERE result), max(coalesce(rtt_max_ms, rtt_ms)) FILTER (WHERE result), \
-         round(coalesce(sum(rtt_ms) FILTER (WHERE result), 0)::numeric, 6), \
-         count(*) FILTER (WHERE result AND rtt_ms < 1)::int, count(*) FILTER (WHERE result AND rtt_ms >= 1000)::int, \
-         max(ping_timestamp), max(ping_timestamp) FILTER (WHERE result) \
-         FROM pinger_data"
+         (min(coalesce(rtt_min_ms, rtt_ms)) FILTER (WHERE result))::{rtt}, \
+         (max(coalesce(rtt_max_ms, rtt_ms)) FILTER (WHERE result))::{rtt}, \
+         {sum} count(*) FILTER (WHERE result AND rtt_ms < 1)::int, count(*) FILTER (WHERE result AND rtt_ms >= 1000)::int, \
+         {last}max(ping_timestamp){close}, {last}max(ping_timestamp) FILTER (WHERE result){close} \
+         FROM pinger_data",
+        sum = if exact { "round(coalesce(sum(rtt_ms) FILTER (WHERE result), 0)::numeric, 6)," } else { "" },
     )
 }
 
-fn stored(table: &str, period: &str) -> String {
+fn stored(table: &str, period: &str, exact: bool) -> String {
+    let (rtt, last) = if exact { ("float8", "") } else { ("real", "date_trunc('second', ") };
+    let close = if exact { "" } else { ")" };
     format!(
-        "SELECT host, {period}, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms, rtt_max_ms, \
-         round(rtt_sum_ms::numeric, 6), rtt_hist[1], rtt_hist[11], last_at, last_up_at FROM {table}"
+        "SELECT host, {period}, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms::{rtt}, \
+         rtt_max_ms::{rtt}, {sum} rtt_hist[1], rtt_hist[11], {last}last_at{close}, {last}last_up_at{close} FROM {table}",
+        sum = if exact { "round(rtt_sum_ms::numeric, 6)," } else { "" },
     )
 }
 
@@ -38,14 +46,21 @@ pub fn assert_history_matches_raw(pg: &PgServer) {
     let day = "(ping_timestamp AT TIME ZONE 'UTC')::date";
     let hourly = difference(
         pg,
-        &format!("{} WHERE ping_timestamp < {rolled} GROUP BY 1, 2", recomputed(hour)),
-        &stored("pinger_hourly", "hour"),
+        &format!("{} WHERE ping_timestamp < {rolled} GROUP BY 1, 2", recomputed(hour, false)),
+        &stored("pinger_hourly", "hour", false),
     );
     assert_eq!(hourly, "", "pinger_hourly differs from the raw rows (recomputed first, then stored)");
+    let sums = pg.query(&format!(
+        "SELECT count(*) FROM pinger_hourly h FULL JOIN (SELECT host, {hour} AS hour, \
+         coalesce(sum(rtt_ms) FILTER (WHERE result), 0) AS s FROM pinger_data WHERE ping_timestamp < {rolled} \
+         GROUP BY 1, 2) r ON r.host = h.host AND r.hour = h.hour \
+         WHERE NOT abs(h.rtt_sum_ms - r.s) <= 1e-6 * abs(r.s) + 1e-9 OR h.host IS NULL OR r.host IS NULL"
+    ));
+    assert_eq!(sums, "0", "pinger_hourly's RTT sums differ from the raw rows' beyond `real` precision");
     let daily = difference(
         pg,
-        &format!("{} WHERE ping_timestamp < date_trunc('day', {rolled}, 'UTC') GROUP BY 1, 2", recomputed(day)),
-        &stored("pinger_daily", "day"),
+        &format!("{} WHERE ping_timestamp < date_trunc('day', {rolled}, 'UTC') GROUP BY 1, 2", recomputed(day, true)),
+        &stored("pinger_daily", "day", true),
     );
     assert_eq!(daily, "", "pinger_daily differs from the raw rows");
     let hist = pg.query(
@@ -54,6 +69,9 @@ pub fn assert_history_matches_raw(pg: &PgServer) {
          WHERE (SELECT sum(x) FROM unnest(r.rtt_hist) x) <> r.rtt_count OR cardinality(r.rtt_hist) <> 11",
     );
     assert_eq!(hist, "0", "every answered check is in exactly one histogram bucket");
+    // Packed days are compressed in their row (1,080 bytes of histogram uncompressed).
+    let packed = pg.query("SELECT count(*) FROM pinger_hours_packed WHERE pg_column_size(hist) >= 1080");
+    assert_eq!(packed, "0", "every packed day's histogram is compressed");
     // An outage: the failed checks that share the last good check before them; it ends at the first good
     // check after them.
     let outages = "SELECT f.host, min(f.t), (SELECT min(s.ping_timestamp) FROM pinger_data s WHERE s.host = f.host \
