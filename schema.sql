@@ -297,10 +297,13 @@ $$;
 CREATE OR REPLACE FUNCTION pinger_rollup_sql(src text, grain text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT pinger_rollup_hours_sql(pinger_hours_sql(src), grain) $$;
 
--- The hours of pinger_hours in [lo, hi) packed (their days must be over) and removed from pinger_hours.
+-- The hours of pinger_hours in [lo, hi) packed (their days must be over) and removed from pinger_hours. Inserts
+-- of checks wait meanwhile (pinger_rollup_state, as for the hour close), so that no hour they add is removed
+-- unpacked.
 CREATE OR REPLACE FUNCTION pinger_pack_hours(lo timestamptz, hi timestamptz) RETURNS void
 LANGUAGE plpgsql SET jit = off SET work_mem = '64MB' AS $$
 BEGIN
+    PERFORM 1 FROM pinger_rollup_state FOR UPDATE;
     EXECUTE pinger_rollup_hours_sql('SELECT * FROM pinger_hours WHERE hour >= $1 AND hour < $2', 'packed')
         USING lo, hi;
     DELETE FROM pinger_hours WHERE hour >= lo AND hour < hi;
@@ -357,14 +360,11 @@ BEGIN
     SELECT rolled_until INTO rolled FROM pinger_rollup_state FOR SHARE;
     SELECT min(ping_timestamp) INTO late_from FROM pinger_new_rows;
     IF late_from < rolled THEN
-        -- Hours of days that are over go to their packed day and the day's rollup; the others to pinger_hours.
-        IF late_from < date_trunc('day', rolled, 'UTC') THEN
-            EXECUTE pinger_rollup_sql('pinger_new_rows', 'packed')
-                USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
-            EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
-                USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
-        END IF;
-        EXECUTE pinger_rollup_sql('pinger_new_rows', 'hour') USING date_trunc('day', rolled, 'UTC'), rolled;
+        -- Into pinger_hours (hours of days that are over wait there until the next hour close packs them) and,
+        -- for days that are over, into their daily rollups.
+        EXECUTE pinger_rollup_sql('pinger_new_rows', 'hour') USING '-infinity'::timestamptz, rolled;
+        EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
+            USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
     END IF;
     -- Out of order: a host twice in the statement (only hosts with a failed check or an open outage can be
     -- affected: a host that was and stays up changes no outage), a check at or before an outage event of its
@@ -466,12 +466,13 @@ BEGIN
 END
 $$;
 
--- The days in [lo, hi), which are over: their daily rollups summed from their hours, and their hours packed.
+-- The days in [lo, hi), which are over: their daily rollups summed from their hours, and their hours packed
+-- (with those of earlier days that late checks left in pinger_hours: their daily rollups have them already).
 CREATE OR REPLACE FUNCTION pinger_days_from_hours(lo timestamptz, hi timestamptz) RETURNS void
 LANGUAGE plpgsql SET jit = off SET work_mem = '64MB' AS $$
 BEGIN
     EXECUTE pinger_rollup_hours_sql('SELECT * FROM pinger_hours WHERE hour >= $1 AND hour < $2', 'day') USING lo, hi;
-    PERFORM pinger_pack_hours(lo, hi);
+    PERFORM pinger_pack_hours('-infinity', hi);
 END
 $$;
 
@@ -637,29 +638,38 @@ CREATE OR REPLACE VIEW host_outages AS
     FROM pinger_outages o;
 
 -- Every hourly rollup, one row per host and hour, with the columns of pinger_hours: the open day's rows and
--- the packed days unpacked (their last_at and last_up_at to the second). Filter packed days by `day`, which
+-- the packed days unpacked (their last_at and last_up_at to the second), with the hours late checks added to a
+-- packed day until the next hour close packs them. Filter packed days by `day`, which
 -- their index serves; `hour` alone unpacks every day.
 CREATE OR REPLACE VIEW pinger_hourly AS
-    SELECT h.host, h.hour, h.checks, h.failures, h.sent, h.received, h.duplicates, h.rtt_count, h.rtt_min_ms,
-           h.rtt_max_ms, h.rtt_sum_ms, h.rtt_hist, h.last_at, h.last_up_at, (h.hour AT TIME ZONE 'UTC')::date AS day
-    FROM pinger_hours h
-    UNION ALL
-    SELECT p.host, (p.day + (u.i - 1) * interval '1 hour') AT TIME ZONE 'UTC', u.checks, u.failures, u.sent, u.received,
-           u.duplicates, u.rtt_count, nullif(u.rtt_min, 'NaN')::float8, nullif(u.rtt_max, 'NaN')::float8,
-           u.rtt_sum::float8,
-           ARRAY[u.b1, u.b2, u.b3, u.b4, u.b5, u.b6, u.b7, u.b8, u.b9, u.b10, u.b11],
-           (p.day + (u.i - 1) * interval '1 hour' + u.last_s * interval '1 second') AT TIME ZONE 'UTC',
-           (p.day + (u.i - 1) * interval '1 hour' + nullif(u.last_up_s, -1) * interval '1 second') AT TIME ZONE 'UTC',
-           p.day
-    FROM pinger_hours_packed p
-    CROSS JOIN LATERAL unnest(p.counts[1:24], p.counts[25:48], p.counts[49:72], p.counts[73:96], p.counts[97:120],
-                              p.counts[121:144], p.rtt[1:24], p.rtt[25:48], p.rtt[49:72],
-                              p.hist[1:24], p.hist[25:48], p.hist[49:72], p.hist[73:96], p.hist[97:120],
-                              p.hist[121:144], p.hist[145:168], p.hist[169:192], p.hist[193:216], p.hist[217:240],
-                              p.hist[241:264], p.last[1:24], p.last[25:48])
-        WITH ORDINALITY u(checks, failures, sent, received, duplicates, rtt_count, rtt_min, rtt_max, rtt_sum,
-                          b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, last_s, last_up_s, i)
-    WHERE u.checks > 0;
+    SELECT r.host, r.hour, sum(r.checks)::int AS checks, sum(r.failures)::int AS failures, sum(r.sent)::int AS sent,
+           sum(r.received)::int AS received, sum(r.duplicates)::int AS duplicates, sum(r.rtt_count)::int AS rtt_count,
+           min(r.rtt_min_ms) AS rtt_min_ms, max(r.rtt_max_ms) AS rtt_max_ms, sum(r.rtt_sum_ms) AS rtt_sum_ms,
+           pinger_hist_sum(r.rtt_hist) AS rtt_hist, max(r.last_at) AS last_at, max(r.last_up_at) AS last_up_at,
+           r.day
+    FROM (
+        SELECT h.host, h.hour, h.checks, h.failures, h.sent, h.received, h.duplicates, h.rtt_count, h.rtt_min_ms,
+               h.rtt_max_ms, h.rtt_sum_ms, h.rtt_hist, h.last_at, h.last_up_at, (h.hour AT TIME ZONE 'UTC')::date AS day
+        FROM pinger_hours h
+        UNION ALL
+        SELECT p.host, (p.day + (u.i - 1) * interval '1 hour') AT TIME ZONE 'UTC', u.checks, u.failures, u.sent, u.received,
+               u.duplicates, u.rtt_count, nullif(u.rtt_min, 'NaN')::float8, nullif(u.rtt_max, 'NaN')::float8,
+               u.rtt_sum::float8,
+               ARRAY[u.b1, u.b2, u.b3, u.b4, u.b5, u.b6, u.b7, u.b8, u.b9, u.b10, u.b11],
+               (p.day + (u.i - 1) * interval '1 hour' + u.last_s * interval '1 second') AT TIME ZONE 'UTC',
+               (p.day + (u.i - 1) * interval '1 hour' + nullif(u.last_up_s, -1) * interval '1 second') AT TIME ZONE 'UTC',
+               p.day
+        FROM pinger_hours_packed p
+        CROSS JOIN LATERAL unnest(p.counts[1:24], p.counts[25:48], p.counts[49:72], p.counts[73:96], p.counts[97:120],
+                                  p.counts[121:144], p.rtt[1:24], p.rtt[25:48], p.rtt[49:72],
+                                  p.hist[1:24], p.hist[25:48], p.hist[49:72], p.hist[73:96], p.hist[97:120],
+                                  p.hist[121:144], p.hist[145:168], p.hist[169:192], p.hist[193:216], p.hist[217:240],
+                                  p.hist[241:264], p.last[1:24], p.last[25:48])
+            WITH ORDINALITY u(checks, failures, sent, received, duplicates, rtt_count, rtt_min, rtt_max, rtt_sum,
+                              b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, last_s, last_up_s, i)
+        WHERE u.checks > 0
+    ) r
+    GROUP BY r.host, r.hour, r.day;
 
 -- The hourly rollups with the figures people read (availability, mean RTT), for Adminer.
 CREATE OR REPLACE VIEW host_hourly AS

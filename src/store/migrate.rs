@@ -1,4 +1,4 @@
-//! Moving an older database's checks into schema version 2: version 1's `pinger_data`, or the original tool's
+//! Moving an older database's checks into the current schema: version 1's `pinger_data`, or the original tool's
 //! `pinger_data (host varchar, ping_timestamp timestamp, result boolean)`.
 //!
 //! `schema.sql` renames the old table `pinger_data_old`; this moves its rows an hour at a time, each hour in one
@@ -41,7 +41,7 @@ pub fn pending(client: &mut Client) -> Result<bool, postgres::Error> {
     Ok(client.query_one("SELECT to_regclass('pinger_data_old') IS NOT NULL", &[])?.get(0))
 }
 
-/// The columns of version 2's `pinger_data`, each read from the old table when it has it.
+/// The columns of `pinger_data` (versions 2 and 3), each read from the old table when it has it.
 const COLUMNS: [&str; 16] = [
     "host",
     "ping_timestamp",
@@ -162,6 +162,10 @@ fn migrate(client: &mut Client, progress: &mut dyn FnMut(Progress)) -> Result<Mi
         tx.commit()?;
         progress(Progress { moved, total: total.max(moved) });
     }
-    client.batch_execute("DROP TABLE pinger_data_old; DROP TABLE pinger_migration")?;
+    // The moved checks of days that are over wait in pinger_hours (as late checks do): packed once, here.
+    client.batch_execute(
+        "BEGIN; SELECT pinger_pack_hours('-infinity', date_trunc('day', rolled_until, 'UTC')) FROM pinger_rollup_state; \
+         DROP TABLE pinger_data_old; DROP TABLE pinger_migration; COMMIT",
+    )?;
     Ok(Migrated::Done { rows: moved, set_aside })
 }
