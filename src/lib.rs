@@ -12,11 +12,14 @@
 //!
 //! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
 //! never touch a socket, a clock or a thread. `report` is the `pinger report` command, `migrate` the `pinger
-//! migrate` command; `source` fetches host lists; `privileges` drops root.
+//! migrate` command; `source` fetches host lists; `privileges` drops root and the socket capabilities (right
+//! after the sockets open, before anything else runs); `files` is how the cache and the spool are written and
+//! read (private directories, temporary files created new, no link followed).
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod files;
 pub mod migrate;
 pub mod outcome;
 pub mod output;
@@ -188,9 +191,17 @@ pub fn print_summary(s: &Summary) {
         let redis = if s.redis_on { format!("redis {} keys", r.redis_keys) } else { "redis off".into() };
         let _ = writeln!(
             e,
-            "pinger: stored: {pg}, {redis}; spooled {} rows; {} files wait in the spool{}{}",
+            "pinger: stored: {pg}, {redis}; spooled {} rows; {} files wait in the spool{}{}{}",
             r.spooled_rows,
             r.spool_left,
+            if r.spool_bad > 0 {
+                format!(
+                    "; {} files set aside in the spool as *.bad (not records: look at them, then delete them)",
+                    r.spool_bad
+                )
+            } else {
+                String::new()
+            },
             if r.lost_rows > 0 { format!("; {} RESULTS LOST", r.lost_rows) } else { String::new() },
             if s.all_stored() { "" } else { " (exit code 5: swept, not all stored yet)" },
         );

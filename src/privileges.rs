@@ -1,5 +1,8 @@
-//! Dropping root: after the raw socket is open, `--user NAME` makes the process that user (its primary group, no
-//! supplementary groups), so that parsing, HTTP, and the stores never run as root.
+//! Dropping privileges once the raw sockets are open: `--user NAME` makes the process that user (its primary
+//! group, no supplementary groups), and the capabilities that opening the sockets needed (CAP_NET_RAW, and
+//! CAP_NET_ADMIN for a forced receive buffer) leave the effective and permitted sets, whether they came from root
+//! or from `setcap` on the binary. So the list fetch, DNS, the cache, the spool and the stores never run with
+//! them. When to call these is `sweep.rs`'s business.
 
 use std::ffi::CString;
 
@@ -11,6 +14,8 @@ pub enum PrivilegeError {
     Switch { user: String, what: &'static str, source: std::io::Error },
     #[error("--user {0}: still root after switching; refusing to go on")]
     StillRoot(String),
+    #[error("cannot drop {cap} once the raw socket is open: {why}")]
+    Caps { cap: &'static str, why: String },
 }
 
 /// Switches the whole process to `user`; returns its uid and gid.
@@ -42,4 +47,20 @@ pub fn drop_to(user: &str) -> Result<(u32, u32), PrivilegeError> {
         }
     }
     Ok((uid, gid))
+}
+
+/// Drops CAP_NET_RAW and CAP_NET_ADMIN from the effective, then the permitted set: a capability left permitted
+/// could be raised again by whatever took over the process later. A no-op for a process that lacks them.
+pub fn drop_socket_caps() -> Result<(), PrivilegeError> {
+    use caps::{CapSet, Capability};
+    for (cap, name) in [(Capability::CAP_NET_RAW, "CAP_NET_RAW"), (Capability::CAP_NET_ADMIN, "CAP_NET_ADMIN")] {
+        let fail = |e: caps::errors::CapsError| PrivilegeError::Caps { cap: name, why: e.to_string() };
+        // The effective set must stay inside the permitted one, so it goes first.
+        for set in [CapSet::Effective, CapSet::Permitted] {
+            if caps::has_cap(None, set, cap).map_err(fail)? {
+                caps::drop(None, set, cap).map_err(fail)?;
+            }
+        }
+    }
+    Ok(())
 }

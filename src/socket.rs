@@ -98,6 +98,18 @@ impl IcmpSocket {
         Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted, forced }))
     }
 
+    /// Lowers the receive buffer to `want` bytes where an unprivileged process may set that much
+    /// (`net.core.rmem_max`, so the kernel grants what a forced buffer would have been). The sockets are opened
+    /// with the largest buffer before the list, and so its size, is known; after privileges are dropped a buffer
+    /// can only be made smaller without losing what was granted.
+    pub fn shrink_recv_buffer(&self, want: usize) {
+        let max = std::fs::read_to_string("/proc/sys/net/core/rmem_max").ok().and_then(|s| s.trim().parse().ok());
+        // The kernel doubles what it is asked for (for its bookkeeping), as with the forced buffer.
+        if max.is_some_and(|m: usize| want <= m) && want.saturating_mul(2) < self.recv_buffer() {
+            let _ = self.sock.set_recv_buffer_size(want);
+        }
+    }
+
     pub fn recv_buffer(&self) -> usize {
         self.sock.recv_buffer_size().unwrap_or(0)
     }

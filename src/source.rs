@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::files;
 use crate::targets::Filter;
 
 mod fetch;
@@ -107,19 +108,19 @@ pub fn default_shipped() -> Vec<PathBuf> {
     v
 }
 
+/// Keeps the list as the cache file, in a directory that is pinger's own, replaced whole and never written
+/// through a link (`files.rs`).
 fn write_cache(path: &Path, url: &ListUrl, body: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp)?;
-    writeln!(f, "# pinger: last good copy of {url}")?;
-    f.write_all(body)?;
-    if !body.ends_with(b"\n") {
-        f.write_all(b"\n")?;
-    }
-    f.sync_all()?;
-    fs::rename(&tmp, path)
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    files::private_dir(dir)?;
+    files::replace(path, |f| {
+        writeln!(f, "# pinger: last good copy of {url}")?;
+        f.write_all(body)?;
+        if !body.ends_with(b"\n") {
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    })
 }
 
 /// Fetches the list, or falls back. Warnings (a failed fetch, a cache that could not be written) go to stderr.
@@ -134,7 +135,7 @@ pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoLis
         }
         Err(e) => format!("fetching {} failed: {e}", cfg.url),
     };
-    if let Ok(body) = fs::read(&cfg.cache) {
+    if let Ok(body) = files::read_regular(&cfg.cache) {
         let age = fs::metadata(&cfg.cache)
             .and_then(|m| m.modified())
             .ok()

@@ -1,5 +1,9 @@
-//! One run of pinger, start to end: the host list, the sockets (and dropping root), the engine, the printer
+//! One run of pinger, start to end: the sockets (and dropping privileges), the host list, the engine, the printer
 //! and the writer, signals and continuous mode. The pieces live in their modules; this file only wires them.
+//!
+//! The order is the point: the raw sockets open first of all, then `--user` and the capabilities are dropped, and
+//! only then does anything read or write on behalf of someone else (the list's fetch, gzip and cache, DNS, the
+//! hosts file, the stores, the spool): a bug or a planted file there never meets root.
 
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -114,17 +118,80 @@ fn stopping() -> bool {
     STOP.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The largest receive buffer a sweep asks for (about 1 KiB a probe, from 1 MiB up to this).
+const MAX_RCVBUF: usize = 64 << 20;
+
+fn rcvbuf_for(probes: usize) -> usize {
+    probes.saturating_mul(1024).clamp(1 << 20, MAX_RCVBUF)
+}
+
+/// The raw sockets of a run, opened before the list is known (so both families, with the largest buffer), and
+/// why a family did not open: told only if the list needs that family.
+pub struct Opened {
+    socks: engine::Sockets,
+    v4_err: Option<socket::SocketError>,
+    v6_err: Option<socket::SocketError>,
+    /// The buffers were sized for the first list (they can only shrink once privileges are dropped).
+    fitted: bool,
+}
+
+/// Opens the sockets, then drops privileges: `--user`, and CAP_NET_RAW/CAP_NET_ADMIN. A permission error ends the
+/// run at once (no sweep is possible); another failure (IPv6 off in the kernel) waits until a host needs it.
+fn open_then_drop(cfg: &Config) -> Result<Opened, Error> {
+    let (v4, v4_err) = match socket::IcmpSocket::open_v4(MAX_RCVBUF) {
+        Ok((s, _)) => (Some(s), None),
+        Err(e @ socket::SocketError::NoPermission { .. }) => return Err(e.into()),
+        Err(e) => (None, Some(e)),
+    };
+    let (v6, v6_err) = match socket::IcmpSocket::open_v6(MAX_RCVBUF) {
+        Ok((s, _)) => (Some(s), None),
+        Err(e) => (None, Some(e)),
+    };
+    if let Some(user) = &cfg.user {
+        let (uid, gid) = privileges::drop_to(user)?;
+        eprintln!("pinger: running as {user} (uid {uid}, gid {gid}) after opening the raw socket");
+    }
+    privileges::drop_socket_caps()?;
+    Ok(Opened { socks: engine::Sockets { v4, v6 }, v4_err, v6_err, fitted: false })
+}
+
+impl Opened {
+    /// Checks that every family the hosts need has its socket, and, the first time, sizes the buffers for them.
+    fn fit(&mut self, v4_probes: usize, v6_probes: usize) -> Result<(), Error> {
+        let missing = |e: &mut Option<socket::SocketError>| {
+            e.take().unwrap_or_else(|| socket::SocketError::Open(io::Error::other("the socket was closed")))
+        };
+        if v4_probes > 0 && self.socks.v4.is_none() {
+            return Err(missing(&mut self.v4_err).into());
+        }
+        if v6_probes > 0 && self.socks.v6.is_none() {
+            return Err(missing(&mut self.v6_err).into());
+        }
+        if !self.fitted {
+            self.fitted = true;
+            if let Some(s) = &self.socks.v4 {
+                s.shrink_recv_buffer(rcvbuf_for(v4_probes));
+            }
+            if let Some(s) = &self.socks.v6 {
+                s.shrink_recv_buffer(rcvbuf_for(v6_probes));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Continuous mode: a sweep every `cfg.every` (measured from the start of the previous one; a sweep that runs
 /// longer is followed at once) until a signal. Returns the last sweep's summary; `all_stored` is false if any
 /// sweep's results were left in the spool.
 pub fn run_every(cfg: Config) -> Result<Summary, Error> {
     let every = cfg.every.unwrap_or(std::time::Duration::from_secs(60));
     let mut all_stored = true;
-    // One socket for every sweep: it is opened before privileges are dropped (--user).
-    let mut sock = None::<engine::Sockets>;
+    // One pair of sockets for every sweep: they are opened before privileges are dropped, and a later list may
+    // need the family the first did not.
+    let mut opened = open_then_drop(&cfg)?;
     loop {
         let started = Instant::now();
-        let mut summary = run_on(cfg.clone(), &mut sock)?;
+        let mut summary = run_on(cfg.clone(), &mut opened, false)?;
         all_stored &= summary.all_stored();
         while !stopping() && started.elapsed() < every {
             std::thread::sleep((every - started.elapsed()).min(std::time::Duration::from_millis(100)));
@@ -139,11 +206,13 @@ pub fn run_every(cfg: Config) -> Result<Summary, Error> {
 
 /// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
 pub fn run(cfg: Config) -> Result<Summary, Error> {
-    run_on(cfg, &mut None)
+    let mut opened = open_then_drop(&cfg)?;
+    run_on(cfg, &mut opened, true)
 }
 
-/// A sweep on `sock`, opening it (and then dropping privileges, with `--user`) if it is not open yet.
-fn run_on(cfg: Config, sock: &mut Option<engine::Sockets>) -> Result<Summary, Error> {
+/// A sweep on sockets already open, privileges already dropped. `close_unused`: a single sweep closes the socket
+/// of a family its list does not hold.
+fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
     let (hosts, list, origin) = collect_targets(&cfg)?;
@@ -158,20 +227,17 @@ fn run_on(cfg: Config, sock: &mut Option<engine::Sockets>) -> Result<Summary, Er
         return Err(Error::NoTargets);
     }
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
-    if sock.is_none() {
-        let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
-        let v4 = total_probes - v6;
-        let size = |n: usize| (n * 1024).clamp(1 << 20, 64 << 20);
-        *sock = Some(engine::Sockets {
-            v4: if v4 > 0 { Some(socket::IcmpSocket::open_v4(size(v4))?.0) } else { None },
-            v6: if v6 > 0 { Some(socket::IcmpSocket::open_v6(size(v6))?.0) } else { None },
-        });
-        if let Some(user) = &cfg.user {
-            let (uid, gid) = privileges::drop_to(user)?;
-            eprintln!("pinger: running as {user} (uid {uid}, gid {gid}) after opening the raw socket");
+    let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
+    opened.fit(total_probes - v6, v6)?;
+    if close_unused {
+        if v6 == 0 {
+            opened.socks.v6 = None;
+        }
+        if total_probes == v6 {
+            opened.socks.v4 = None;
         }
     }
-    let socks = sock.as_ref().expect("opened above");
+    let socks = &opened.socks;
     let mut clock = engine::Clock::default();
     let key = Key::random().map_err(Error::Random)?;
     let mut prober = Prober::new(hosts, cfg.probe, key, clock.now())?;

@@ -366,3 +366,55 @@ fn a_password_or_token_in_the_list_url_is_never_printed_or_kept_in_the_cache() {
     assert_eq!(n, 4, "the cache of the /messy fetch:\n{err}");
     assert!(err.contains(&format!("fetching {} failed", shown("/500"))), "{err}");
 }
+
+/// A cache directory that belongs to the service user (uid 65534, nobody), holding `hosts.tmp`, a link the
+/// service user planted to a file only root may write; returns the link's target.
+fn planted_link(p: &Paths) -> PathBuf {
+    use std::os::unix::fs::{chown, lchown, PermissionsExt};
+    let dir = p.cache.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    // The service user must be able to reach its own directory.
+    for d in [dir.parent().unwrap(), std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&p.shipped, std::fs::Permissions::from_mode(0o644)).unwrap();
+    chown(dir, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = dir.parent().unwrap().join("root-only");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("hosts.tmp");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    lchown(&link, Some(65534), Some(65534)).unwrap();
+    victim
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn root_never_writes_where_the_service_user_points_it() {
+    need_root();
+    let (srv, p) = (server(), paths("planted-link"));
+    let victim = planted_link(&p);
+    let (hosts, err, code) = sweep(&srv.url("/good"), &p, &["--user", "nobody"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(hosts, good(), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "root wrote through the link:\n{err}");
+    // The fetch, and so the cache write, ran as the service user, in its own directory.
+    let cache = std::fs::metadata(&p.cache).expect("the cache is kept");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&cache), 65534, "{err}");
+    assert!(std::fs::read_to_string(&p.cache).unwrap().contains("127.0.0.19"));
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn root_does_not_keep_its_cache_in_a_directory_another_user_owns() {
+    need_root();
+    let (srv, p) = (server(), paths("foreign-dir"));
+    let victim = planted_link(&p);
+    let (hosts, err, code) = sweep(&srv.url("/good"), &p, &[]);
+    assert_eq!(code, Some(0), "the sweep itself goes on:\n{err}");
+    assert_eq!(hosts, good(), "{err}");
+    assert!(err.contains("cannot keep the list") && err.contains("owned by uid 65534"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "root wrote through the link:\n{err}");
+    assert!(!p.cache.exists());
+}

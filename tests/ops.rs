@@ -66,16 +66,14 @@ fn sigterm_in_the_middle_of_every_loses_no_row_that_was_printed() {
     assert!(pg.query("SELECT count(*) FROM sweeps").parse::<u32>().unwrap() >= 2);
 }
 
-#[test]
-#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
-fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
-    need_root();
+/// A copy of the binary, in `tag`, that only the capability makes able to open a raw socket, reachable by nobody.
+fn binary_with_cap_net_raw(tag: &str) -> std::path::PathBuf {
     let need = std::process::Command::new("setcap").arg("-v").output();
     assert!(need.is_ok(), "setcap (libcap2-bin) is needed; CI installs it");
-    // A copy of the binary that only the capability makes able to open a raw socket.
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("capbin");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(tag);
     std::fs::create_dir_all(&dir).unwrap();
     let bin = dir.join("pinger");
+    let _ = std::fs::remove_file(&bin);
     std::fs::copy(env!("CARGO_BIN_EXE_pinger"), &bin).unwrap();
     let ok = std::process::Command::new("setcap").arg("cap_net_raw+ep").arg(&bin).status().unwrap();
     assert!(ok.success(), "setcap failed");
@@ -84,6 +82,55 @@ fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
     }
+    bin
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn with_cap_net_raw_from_setcap_pinger_gives_it_up_once_its_socket_is_open() {
+    use std::io::BufRead;
+    need_root();
+    let bin = binary_with_cap_net_raw("capbin-drop");
+    let mut child = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["127.0.0.1", "--every", "1h", "--format", "none", "--no-progress"])
+        .current_dir("/")
+        .env("PINGER_ALLOW", ALLOW)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // setpriv execs pinger: the same process. Its first sweep's summary means the socket is open and in use.
+    let pid = child.id();
+    let mut seen = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap_or_default();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("pinger: wall") {
+            break;
+        }
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(seen.contains("pinger: wall"), "the first sweep did not finish:\n{seen}");
+    let set = |name: &str| {
+        let hex = status.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {status}"));
+        u64::from_str_radix(hex.trim(), 16).unwrap()
+    };
+    const CAP_NET_RAW: u64 = 1 << 13;
+    assert_eq!(set("CapEff:") & CAP_NET_RAW, 0, "CAP_NET_RAW still effective after the socket opened:\n{status}");
+    assert_eq!(set("CapPrm:") & CAP_NET_RAW, 0, "CAP_NET_RAW still permitted after the socket opened:\n{status}");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
+    need_root();
+    let bin = binary_with_cap_net_raw("capbin");
     let as_nobody = |path: &std::path::Path| {
         run(std::process::Command::new("setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])

@@ -3,19 +3,38 @@
 //!
 //! Replay is exactly once because of the store, not the spool: a batch's id commits with its rows, so a file
 //! replayed twice (a crash between the commit and the delete) is skipped by Postgres the second time.
+//!
+//! Nothing in the spool is forgotten: a file that cannot be read now (permissions, too many open files, an I/O
+//! error) stays where it is and is tried again by the next run; only what can never be a record (content that does
+//! not parse, or an entry that is not a regular file, such as a link or a FIFO, which is never followed or
+//! opened) is moved aside as `*.bad`, and those are counted until someone deals with them. Temporary files that a
+//! crash or a full disk left are removed (see [`crate::files::remove_stale_temps`]). The directory rules are
+//! `files.rs`'s.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Record;
+use crate::files::{self, Opened};
 
 #[derive(Debug, thiserror::Error)]
 #[error("spool {path}: {source}")]
 pub struct SpoolError {
     pub path: PathBuf,
     pub source: std::io::Error,
+}
+
+/// Why a spooled file gave no record.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Left in place: the next run tries it again.
+    #[error("cannot read spool file {path} now ({source}); it stays in the spool and is tried again next run")]
+    Retry { path: PathBuf, source: std::io::Error },
+    /// Moved aside: it can never be a record.
+    #[error("spool file {path} is not a record ({why}); moved aside to {aside}")]
+    SetAside { path: PathBuf, why: String, aside: String },
 }
 
 pub struct Spool {
@@ -42,8 +61,17 @@ pub fn default_dir() -> PathBuf {
 }
 
 impl Spool {
+    /// Opens the spool directory (created 0700; refused when another user owns it or others may write to it)
+    /// and removes the temporary files a crash left in it.
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
-        fs::create_dir_all(dir).map_err(|source| SpoolError { path: dir.to_path_buf(), source })?;
+        files::private_dir(dir).map_err(|source| SpoolError { path: dir.to_path_buf(), source })?;
+        let removed = files::remove_stale_temps(dir, std::time::SystemTime::now());
+        if removed > 0 {
+            eprintln!(
+                "pinger: removed {removed} temporary spool file(s) in {} left by an interrupted write",
+                dir.display()
+            );
+        }
         Ok(Spool { dir: dir.to_path_buf() })
     }
 
@@ -61,39 +89,55 @@ impl Spool {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let err = |source| SpoolError { path: path.clone(), source };
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(err)?;
-        serde_json::to_writer(&mut f, record).map_err(|e| err(e.into()))?;
-        f.write_all(b"\n").map_err(err)?;
-        f.sync_all().map_err(err)?;
-        fs::rename(&tmp, &path).map_err(err)?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(err)?;
+        files::replace(&path, |f| {
+            serde_json::to_writer(&mut *f, record)?;
+            f.write_all(b"\n")
+        })
+        .map_err(|source| SpoolError { path: path.clone(), source })?;
         Ok(path)
+    }
+
+    fn names(&self, ext: &str) -> Result<Vec<PathBuf>, SpoolError> {
+        let err = |source| SpoolError { path: self.dir.clone(), source };
+        let mut found: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map_err(err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == ext) && !is_hidden(p))
+            .collect();
+        found.sort();
+        Ok(found)
     }
 
     /// The spooled files, oldest first.
     pub fn pending(&self) -> Result<Vec<PathBuf>, SpoolError> {
-        let err = |source| SpoolError { path: self.dir.clone(), source };
-        let mut files: Vec<PathBuf> = fs::read_dir(&self.dir)
-            .map_err(err)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && !is_hidden(p))
-            .collect();
-        files.sort();
-        Ok(files)
+        self.names("json")
     }
 
-    /// Reads a spooled record. A file that does not parse is moved aside (`.bad`) and reported, never replayed.
-    pub fn read(&self, path: &Path) -> Result<Record, String> {
-        let parsed = fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).map_err(|e| e.to_string()));
-        parsed.map_err(|e| {
-            let aside = path.with_extension("bad");
-            let _ = fs::rename(path, &aside);
-            format!("unreadable spool file {} ({e}); moved to {}", path.display(), aside.display())
-        })
+    /// The files set aside as not being records (`*.bad`): they wait for a person.
+    pub fn bad(&self) -> Result<Vec<PathBuf>, SpoolError> {
+        self.names("bad")
+    }
+
+    /// Reads a spooled record. What can never be a record is moved aside (`.bad`); a file that merely cannot be
+    /// read now is left for the next run.
+    pub fn read(&self, path: &Path) -> Result<Record, ReadError> {
+        let retry = |source| ReadError::Retry { path: path.to_path_buf(), source };
+        let mut bytes = Vec::new();
+        match files::open_regular(path).map_err(retry)? {
+            Opened::NotRegular(kind) => return Err(self.set_aside(path, format!("{kind}, refused, not followed"))),
+            Opened::File(mut f) => f.read_to_end(&mut bytes).map_err(retry)?,
+        };
+        serde_json::from_slice::<Record>(&bytes).map_err(|e| self.set_aside(path, format!("it does not parse: {e}")))
+    }
+
+    /// Moves `path` aside as `*.bad` (the entry itself: a link is renamed, never followed).
+    pub fn set_aside(&self, path: &Path, why: String) -> ReadError {
+        let aside = path.with_extension("bad");
+        let aside = match fs::rename(path, &aside) {
+            Ok(()) => aside.display().to_string(),
+            Err(e) => format!("nowhere: the rename failed ({e})"),
+        };
+        ReadError::SetAside { path: path.to_path_buf(), why, aside }
     }
 
     pub fn remove(&self, path: &Path) -> Result<(), SpoolError> {
@@ -104,3 +148,7 @@ impl Spool {
 fn is_hidden(p: &Path) -> bool {
     p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
 }
+
+#[cfg(test)]
+#[path = "spool_tests.rs"]
+mod tests;

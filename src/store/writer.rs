@@ -48,15 +48,24 @@ pub struct Report {
     pub lost_rows: u64,
     /// Files still waiting in the spool after this run.
     pub spool_left: usize,
+    /// Files set aside in the spool as not being records (`*.bad`), this run's or older: they wait for a person.
+    pub spool_bad: usize,
     pub warnings: Vec<String>,
     /// The writer did not finish in time; the main thread spooled what it held.
     pub timed_out: bool,
 }
 
 impl Report {
-    /// True when every row of the run is in Postgres (or Postgres is off) and nothing waits in the spool.
+    /// True when every row of the run is in Postgres (or Postgres is off) and nothing waits in the spool, set
+    /// aside or not.
     pub fn all_stored(&self) -> bool {
-        self.spooled_rows == 0 && self.lost_rows == 0 && self.spool_left == 0 && !self.timed_out
+        self.spooled_rows == 0 && self.lost_rows == 0 && self.spool_left == 0 && self.spool_bad == 0 && !self.timed_out
+    }
+
+    /// Counts what is left in the spool.
+    fn count_spool(&mut self, spool: &Spool) {
+        self.spool_left = spool.pending().map_or(0, |p| p.len());
+        self.spool_bad = spool.bad().map_or(0, |p| p.len());
     }
 }
 
@@ -161,7 +170,7 @@ impl Writer {
                         }
                     }
                 }
-                report.spool_left = spool.pending().map_or(0, |p| p.len());
+                report.count_spool(&spool);
             }
             Some(Err(e)) => {
                 report.lost_rows += records.iter().map(rows_in).sum::<u64>();
@@ -330,7 +339,9 @@ impl Worker {
                 }
             }
         }
-        self.report.spool_left = self.spool.as_ref().and_then(|s| s.pending().ok()).map_or(0, |p| p.len());
+        if let Some(spool) = &self.spool {
+            self.report.count_spool(spool);
+        }
         self.report.redis_keys = self.cache.keys;
         self.report.redis_skipped_rows = self.cache.skipped;
         self.report.warnings.append(&mut self.cache.warnings);
@@ -409,7 +420,7 @@ impl Worker {
             let record = match spool.read(&path) {
                 Ok(r) => r,
                 Err(e) => {
-                    warnings.push(e);
+                    warnings.push(e.to_string());
                     continue;
                 }
             };
@@ -421,9 +432,7 @@ impl Worker {
                     }
                 }
                 Err(StoreError::Rejected(e)) => {
-                    let aside = path.with_extension("bad");
-                    let _ = std::fs::rename(&path, &aside);
-                    warnings.push(format!("{e}; moved {} aside to {}", path.display(), aside.display()));
+                    warnings.push(spool.set_aside(&path, format!("Postgres rejected it: {e}")).to_string());
                 }
                 Err(e) => {
                     warnings.push(format!("{e}; replay stopped, the spool is kept"));
