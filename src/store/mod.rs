@@ -5,6 +5,7 @@
 //! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
 //! in the writer.
 
+mod cache;
 mod copy;
 pub mod history;
 pub mod migrate;

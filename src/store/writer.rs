@@ -3,7 +3,7 @@
 //!
 //! Postgres first replays the spool (older runs' rows before ours). When Postgres is away or goes away, records
 //! go to the spool instead, in order. Redis is a cache: a failed write is retried briefly, then Redis is left
-//! out for the rest of the sweep with a warning. If the writer itself hangs (a store that accepts but never
+//! out for the rest of the sweep with a warning (`cache.rs`). If the writer itself hangs (a store that accepts but never
 //! answers), [`Writer::finish`] gives up after its deadline and spools what the writer still held, so a cron job
 //! ends and nothing is lost.
 
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use uuid::Uuid;
 
+use super::cache::{Cache, Connector};
 use super::postgres::Postgres;
-use super::redis::Redis;
 use super::spool::Spool;
 use super::{Record, Row, Store, StoreError, SweepInfo};
 use crate::outcome::HostResult;
@@ -174,86 +174,10 @@ impl Writer {
     }
 }
 
-fn rows_in(r: &Record) -> u64 {
+pub(super) fn rows_in(r: &Record) -> u64 {
     match r {
         Record::Rows { rows, .. } => rows.len() as u64,
         Record::Sweep(_) => 0,
-    }
-}
-
-type Connector = Box<dyn FnMut() -> Result<Redis, StoreError> + Send>;
-
-/// Redis as the writer sees it: a cache that is written when it is there and skipped, with a warning, when not.
-#[derive(Default)]
-struct Cache {
-    redis: Option<Redis>,
-    connect: Option<Connector>,
-    /// Configured (reachable or not): rows it does not get are counted.
-    wanted: bool,
-    keys: u64,
-    skipped: u64,
-    warnings: Vec<String>,
-}
-
-impl Cache {
-    fn warn(&mut self, msg: String) {
-        eprintln!("pinger: warning: {msg}");
-        self.warnings.push(msg);
-    }
-
-    /// Connects, retrying briefly; without it the sweep goes on.
-    fn connect(&mut self) {
-        let Some(connect) = self.connect.as_mut() else { return };
-        let mut last = String::new();
-        for pause in REDIS_RETRIES {
-            match connect() {
-                Ok(r) => {
-                    self.redis = Some(r);
-                    return;
-                }
-                Err(StoreError::Refused(e)) => {
-                    last = e;
-                    break;
-                }
-                Err(StoreError::Unavailable(e) | StoreError::Rejected(e)) => last = e,
-            }
-            std::thread::sleep(pause);
-        }
-        self.connect = None;
-        self.warn(format!("{last}; going on without Redis for this sweep"));
-    }
-
-    /// Writes a batch, retrying briefly on a fresh connection; gives up on Redis for the sweep after that.
-    fn write(&mut self, record: &Record) {
-        let n = rows_in(record);
-        if self.redis.is_none() {
-            if self.wanted {
-                self.skipped += n;
-            }
-            return;
-        }
-        for (i, pause) in REDIS_RETRIES.iter().enumerate() {
-            let Some(redis) = self.redis.as_mut() else { break };
-            match redis.write(record) {
-                Ok(()) => {
-                    self.keys += n;
-                    return;
-                }
-                Err(e) if i + 1 == REDIS_RETRIES.len() => {
-                    self.warn(format!("{e}; going on without Redis for this sweep"));
-                }
-                Err(_) => {
-                    std::thread::sleep(*pause);
-                    // The connection may be broken for good: open a fresh one for the next try.
-                    if let Some(fresh) = self.connect.as_mut().and_then(|c| c().ok()) {
-                        self.redis = Some(fresh);
-                    }
-                }
-            }
-        }
-        self.redis = None;
-        self.connect = None;
-        self.skipped += n;
     }
 }
 
@@ -268,9 +192,6 @@ struct Worker {
     batch_time: Duration,
     report: Report,
 }
-
-const REDIS_RETRIES: [Duration; 3] =
-    [Duration::from_millis(50), Duration::from_millis(200), Duration::from_millis(500)];
 
 impl Worker {
     fn new(s: Setup, held: Arc<Mutex<Held>>) -> Worker {
