@@ -1,6 +1,9 @@
 //! Stores that hang rather than fail: a Postgres frozen by SIGSTOP (its kernel still accepts and acknowledges, the
 //! server never answers) and a Redis that accepts connections and never says a word. The sweep must neither
 //! stall nor lose a result: every host printed ends in Postgres or in the spool, and SIGTERM is still heard.
+//!
+//! The queue to the writer held 4096 batches and a batch goes at most every 50 ms on a slow sweep, so the two
+//! tests that fill it sweep for about four minutes: that is the time it takes, not a bound on anything.
 
 mod common;
 
@@ -180,4 +183,99 @@ fn no_result_falls_between_a_hung_writer_and_the_rescue() {
     assert!(lost.is_empty(), "{} printed results are neither in Postgres nor in the spool, e.g. {lost:?}", {
         printed.difference(&stored).count()
     });
+}
+
+/// Sweeps long enough to hand the writer more than 4096 batches: one per 50 ms at this rate.
+const RATE: &str = "25";
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_hung_postgres_never_stalls_the_sweep() {
+    need_root();
+    let pg = PgServer::start("stall");
+    let spool = spool_dir("stall");
+    let n = 6000u32; // four minutes at 25 hosts a second
+    let list = list_file("hung-stall.txt", loopback(n));
+    let mut running = Running::start(
+        pinger()
+            .arg("--hosts-file")
+            .arg(&list)
+            .args([
+                "--count",
+                "0",
+                "--rate",
+                RATE,
+                "--format",
+                "json",
+                "--no-progress",
+                "--no-redis",
+                "--store-timeout",
+                "1",
+            ])
+            .arg("--spool-dir")
+            .arg(&spool)
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    );
+    running.wait_for_output();
+    let frozen = pg.freeze();
+    let out = running.wait(Duration::from_secs(600), "a sweep with a frozen Postgres");
+    drop(frozen);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    let printed = results_by_host(&out);
+    assert_eq!(printed.len(), n as usize, "every host reported:\n{err}");
+    let timed_out: Vec<&String> = printed.iter().filter(|(_, v)| v["status"] != "alive").map(|(h, _)| h).collect();
+    assert!(timed_out.is_empty(), "{} loopback hosts not alive, e.g. {:?}", timed_out.len(), &timed_out[..1]);
+    let printed: HashSet<String> = printed.into_keys().collect();
+    assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "every result spooled, then stored");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn sigterm_ends_a_sweep_whose_postgres_hangs_and_spools_what_it_printed() {
+    need_root();
+    let pg = PgServer::start("sigterm");
+    let spool = spool_dir("sigterm");
+    let n = 20_000u32; // far longer than the test waits
+    let list = list_file("hung-sigterm.txt", loopback(n));
+    let mut running = Running::start(
+        pinger()
+            .arg("--hosts-file")
+            .arg(&list)
+            .args([
+                "--count",
+                "0",
+                "--rate",
+                RATE,
+                "--format",
+                "json",
+                "--no-progress",
+                "--no-redis",
+                "--store-timeout",
+                "1",
+            ])
+            .arg("--spool-dir")
+            .arg(&spool)
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    );
+    running.wait_for_output();
+    let frozen = pg.freeze();
+    // Past the point where 4096 batches have been handed to a writer that takes none.
+    std::thread::sleep(Duration::from_secs(230));
+    assert!(running.child.try_wait().unwrap().is_none(), "ended before the signal:\n{}", running.err());
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(running.child.id() as i32, libc::SIGTERM) };
+    // The store stays frozen the whole time: pinger must end on its own deadline, not on the store's return.
+    let out = running.wait(Duration::from_secs(30), "SIGTERM with a frozen Postgres");
+    drop(frozen);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "swept, not stored: exit code 5\n{err}");
+    assert!(err.contains("interrupted by a signal"), "{err}");
+    let printed = results_by_host(&out);
+    assert!(printed.len() > 4096, "only {} hosts printed in 230 s:\n{err}", printed.len());
+    assert!(printed.values().all(|v| v["status"] == "alive"), "a loopback host not alive:\n{err}");
+    let printed: HashSet<String> = printed.into_keys().collect();
+    assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "what was printed was spooled, then stored");
 }

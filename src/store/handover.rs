@@ -6,6 +6,8 @@
 //! writer takes nothing more, and everything it held or never took is the rescue's to spool: no result falls
 //! between the two, even when a store call the writer was stuck in returns at that very moment.
 //!
+//! The queue is unbounded: the engine must never wait on a store (while it waits, the kernel drops the replies it
+//! does not read, and SIGTERM goes unheard). Its size is bounded by the sweep: every host is handed over once.
 //! This file does not talk to a store; the spool is the only place a rescue writes.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,8 +66,7 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl Handover {
     pub(super) fn new(offset: i128, sweep: Uuid) -> (Sender<Msg>, Handover) {
-        // Deep enough for a million hosts in flight to the writer; the engine blocks only if this fills.
-        let (tx, rx) = crossbeam_channel::bounded(4096);
+        let (tx, rx) = crossbeam_channel::unbounded();
         (tx, Handover { state: Arc::default(), rx, offset, sweep })
     }
 

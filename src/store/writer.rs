@@ -78,7 +78,7 @@ impl Writer {
         Writer { tx, handover, handle, spool_dir }
     }
 
-    /// Hands over finished hosts. Never waits on a store; waits only if 4096 batches are already queued.
+    /// Hands over finished hosts. Never waits, whatever the stores do.
     pub fn send(&self, batch: Vec<HostResult>) {
         let _ = self.tx.send(Msg::Results(batch));
     }
