@@ -1,11 +1,14 @@
 //! Storage: what a stored result looks like ([`Row`], [`Record`]), the one small [`Store`] trait each backend
-//! implements, and the writer thread (`writer.rs`) that batches, retries and spools. `history.rs` keeps
+//! implements, and the writer thread (`writer.rs`) that batches, retries and spools (`handover.rs`: who owns a
+//! result between the engine, the writer and a rescue; `cache.rs`: Redis as the writer uses it). `history.rs` keeps
 //! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows.
 //!
 //! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
 //! in the writer.
 
+mod cache;
 mod copy;
+mod handover;
 pub mod history;
 pub mod migrate;
 pub mod postgres;

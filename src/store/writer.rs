@@ -3,21 +3,20 @@
 //!
 //! Postgres first replays the spool (older runs' rows before ours). When Postgres is away or goes away, records
 //! go to the spool instead, in order. Redis is a cache: a failed write is retried briefly, then Redis is left
-//! out for the rest of the sweep with a warning. If the writer itself hangs (a store that accepts but never
-//! answers), [`Writer::finish`] gives up after its deadline and spools what the writer still held, so a cron job
-//! ends and nothing is lost.
+//! out for the rest of the sweep with a warning (`cache.rs`). If the writer itself hangs (a store that accepts but
+//! never answers), [`Writer::finish`] gives up after its deadline and rescues what the writer still held into the
+//! spool, so a cron job ends and nothing is lost; `handover.rs` makes sure every result has one owner throughout.
 
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use uuid::Uuid;
+use crossbeam_channel::Sender;
 
+use super::cache::{Cache, Connector};
+use super::handover::{Handover, Msg, Taken};
 use super::postgres::Postgres;
-use super::redis::Redis;
 use super::spool::Spool;
-use super::{Record, Row, Store, StoreError, SweepInfo};
+use super::{Record, Store, StoreError, SweepInfo};
 use crate::outcome::HostResult;
 
 /// How the writer is set up for one sweep.
@@ -63,59 +62,32 @@ impl Report {
     }
 
     /// Counts what is left in the spool.
-    fn count_spool(&mut self, spool: &Spool) {
+    pub(super) fn count_spool(&mut self, spool: &Spool) {
         self.spool_left = spool.pending().map_or(0, |p| p.len());
         self.spool_bad = spool.bad().map_or(0, |p| p.len());
     }
 }
 
-enum Msg {
-    Results(Vec<HostResult>),
-    Finish(SweepInfo),
-}
-
-/// What the writer holds that is not yet stored or spooled, reachable by [`Writer::finish`] if the writer hangs.
-#[derive(Default)]
-struct Held {
-    rows: Vec<Row>,
-    record: Option<Record>,
-}
-
 pub struct Writer {
     tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-    held: Arc<Mutex<Held>>,
+    handover: Handover,
     handle: JoinHandle<Report>,
-    sweep: Uuid,
-    offset: i128,
     spool_dir: Option<std::path::PathBuf>,
-}
-
-fn lock(m: &Mutex<Held>) -> MutexGuard<'_, Held> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn row_of(r: &HostResult, offset: i128) -> Row {
-    Row::new(r, ((i128::from(r.finished_at.0) + offset) / 1000) as i64)
 }
 
 impl Writer {
     pub fn spawn(setup: Setup) -> Writer {
-        // Deep enough for a million hosts in flight to the writer; the engine blocks only if this fills.
-        let (tx, rx) = crossbeam_channel::bounded(4096);
-        let held = Arc::new(Mutex::new(Held::default()));
-        let sweep = setup.sweep.id;
-        let offset = setup.unix_offset_ns;
+        let (tx, handover) = Handover::new(setup.unix_offset_ns, setup.sweep.id);
         let spool_dir = setup.spool.as_ref().map(|s| s.dir().to_path_buf());
-        let (rx2, held2) = (rx.clone(), held.clone());
+        let theirs = handover.clone();
         let handle = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Worker::new(setup, held2).run(rx2))
+            .spawn(move || Worker::new(setup, theirs).run())
             .expect("spawning the writer thread");
-        Writer { tx, rx, held, handle, sweep, offset, spool_dir }
+        Writer { tx, handover, handle, spool_dir }
     }
 
-    /// Hands over finished hosts. Never waits on a store; waits only if 4096 batches are already queued.
+    /// Hands over finished hosts. Never waits, whatever the stores do.
     pub fn send(&self, batch: Vec<HostResult>) {
         let _ = self.tx.send(Msg::Results(batch));
     }
@@ -138,131 +110,15 @@ impl Writer {
         let msg = format!("the stores did not finish within {deadline:?}; spooling what the writer still held");
         eprintln!("pinger: warning: {msg}");
         report.warnings.push(msg);
-        let mut records = Vec::new();
-        {
-            let mut held = lock(&self.held);
-            records.extend(held.record.take());
-            let rows = std::mem::take(&mut held.rows);
-            if !rows.is_empty() {
-                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
-            }
-        }
-        while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Results(batch) = msg {
-                let rows = batch.iter().map(|r| row_of(r, self.offset)).collect();
-                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
-            }
-        }
-        records.push(Record::Sweep(last));
-        match self.spool_dir.as_deref().map(Spool::open) {
-            Some(Ok(spool)) => {
-                for rec in &records {
-                    let n = rows_in(rec);
-                    match spool.write(rec) {
-                        Ok(_) => {
-                            report.spooled_files += 1;
-                            report.spooled_rows += n;
-                        }
-                        Err(e) => {
-                            report.lost_rows += n;
-                            eprintln!("pinger: warning: {e}");
-                            report.warnings.push(e.to_string());
-                        }
-                    }
-                }
-                report.count_spool(&spool);
-            }
-            Some(Err(e)) => {
-                report.lost_rows += records.iter().map(rows_in).sum::<u64>();
-                eprintln!("pinger: warning: {e}");
-                report.warnings.push(e.to_string());
-            }
-            None => {}
-        }
+        self.handover.rescue(last, self.spool_dir.as_deref(), &mut report);
         report
     }
 }
 
-fn rows_in(r: &Record) -> u64 {
+pub(super) fn rows_in(r: &Record) -> u64 {
     match r {
         Record::Rows { rows, .. } => rows.len() as u64,
         Record::Sweep(_) => 0,
-    }
-}
-
-type Connector = Box<dyn FnMut() -> Result<Redis, StoreError> + Send>;
-
-/// Redis as the writer sees it: a cache that is written when it is there and skipped, with a warning, when not.
-#[derive(Default)]
-struct Cache {
-    redis: Option<Redis>,
-    connect: Option<Connector>,
-    /// Configured (reachable or not): rows it does not get are counted.
-    wanted: bool,
-    keys: u64,
-    skipped: u64,
-    warnings: Vec<String>,
-}
-
-impl Cache {
-    fn warn(&mut self, msg: String) {
-        eprintln!("pinger: warning: {msg}");
-        self.warnings.push(msg);
-    }
-
-    /// Connects, retrying briefly; without it the sweep goes on.
-    fn connect(&mut self) {
-        let Some(connect) = self.connect.as_mut() else { return };
-        let mut last = String::new();
-        for pause in REDIS_RETRIES {
-            match connect() {
-                Ok(r) => {
-                    self.redis = Some(r);
-                    return;
-                }
-                Err(StoreError::Refused(e)) => {
-                    last = e;
-                    break;
-                }
-                Err(StoreError::Unavailable(e) | StoreError::Rejected(e)) => last = e,
-            }
-            std::thread::sleep(pause);
-        }
-        self.connect = None;
-        self.warn(format!("{last}; going on without Redis for this sweep"));
-    }
-
-    /// Writes a batch, retrying briefly on a fresh connection; gives up on Redis for the sweep after that.
-    fn write(&mut self, record: &Record) {
-        let n = rows_in(record);
-        if self.redis.is_none() {
-            if self.wanted {
-                self.skipped += n;
-            }
-            return;
-        }
-        for (i, pause) in REDIS_RETRIES.iter().enumerate() {
-            let Some(redis) = self.redis.as_mut() else { break };
-            match redis.write(record) {
-                Ok(()) => {
-                    self.keys += n;
-                    return;
-                }
-                Err(e) if i + 1 == REDIS_RETRIES.len() => {
-                    self.warn(format!("{e}; going on without Redis for this sweep"));
-                }
-                Err(_) => {
-                    std::thread::sleep(*pause);
-                    // The connection may be broken for good: open a fresh one for the next try.
-                    if let Some(fresh) = self.connect.as_mut().and_then(|c| c().ok()) {
-                        self.redis = Some(fresh);
-                    }
-                }
-            }
-        }
-        self.redis = None;
-        self.connect = None;
-        self.skipped += n;
     }
 }
 
@@ -270,26 +126,21 @@ struct Worker {
     postgres: Option<Postgres>,
     spool: Option<Spool>,
     cache: Cache,
-    held: Arc<Mutex<Held>>,
+    handover: Handover,
     sweep: SweepInfo,
-    offset: i128,
     batch_rows: usize,
     batch_time: Duration,
     report: Report,
 }
 
-const REDIS_RETRIES: [Duration; 3] =
-    [Duration::from_millis(50), Duration::from_millis(200), Duration::from_millis(500)];
-
 impl Worker {
-    fn new(s: Setup, held: Arc<Mutex<Held>>) -> Worker {
+    fn new(s: Setup, handover: Handover) -> Worker {
         Worker {
             postgres: s.postgres,
             spool: s.spool,
             cache: Cache { wanted: s.redis.is_some(), connect: s.redis, ..Cache::default() },
-            held,
+            handover,
             sweep: s.sweep,
-            offset: s.unix_offset_ns,
             batch_rows: s.batch_rows.max(1),
             batch_time: s.batch_time,
             report: Report::default(),
@@ -301,7 +152,7 @@ impl Worker {
         self.report.warnings.push(msg);
     }
 
-    fn run(mut self, rx: Receiver<Msg>) -> Report {
+    fn run(mut self) -> Report {
         self.cache.connect();
         self.replay();
         self.store_in_postgres(&Record::Sweep(self.sweep.clone()));
@@ -312,31 +163,22 @@ impl Worker {
         let mut last_flush = Instant::now();
         loop {
             let wait = self.batch_time.saturating_sub(last_flush.elapsed());
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Results(batch)) => {
-                    let full = {
-                        let mut held = lock(&self.held);
-                        held.rows.extend(batch.iter().map(|r| row_of(r, self.offset)));
-                        held.rows.len() >= self.batch_rows
-                    };
-                    if full {
-                        self.flush();
-                        last_flush = Instant::now();
-                    }
+            match self.handover.take(wait, self.batch_rows) {
+                Taken::Rows { full: false } => {}
+                Taken::Rows { full: true } | Taken::Nothing => {
+                    self.flush();
+                    last_flush = Instant::now();
                 }
-                Ok(Msg::Finish(last)) => {
+                Taken::Finish(last) => {
                     self.flush();
                     self.store_in_postgres(&Record::Sweep(last));
                     break;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.flush();
-                    last_flush = Instant::now();
-                }
-                Err(RecvTimeoutError::Disconnected) => {
+                Taken::Closed => {
                     self.flush();
                     break;
                 }
+                Taken::Rescued => break,
             }
         }
         if let Some(spool) = &self.spool {
@@ -350,16 +192,12 @@ impl Worker {
 
     /// Writes the rows gathered so far, as one batch, to every store.
     fn flush(&mut self) {
-        let rows = std::mem::take(&mut lock(&self.held).rows);
-        if rows.is_empty() {
-            return;
-        }
-        let record = Record::Rows { id: Uuid::new_v4(), sweep: self.sweep.id, rows };
+        let Some(record) = self.handover.batch() else { return };
         // Both stores at once: a batch costs the slower of the two, not their sum.
         let mut cache = std::mem::take(&mut self.cache);
         std::thread::scope(|scope| {
             let redis = scope.spawn(|| cache.write(&record));
-            self.store_in_postgres(&record);
+            self.write_postgres(&record);
             let _ = redis.join();
         });
         self.cache = cache;
@@ -368,16 +206,23 @@ impl Worker {
     /// Stores a record in Postgres, or spools it when Postgres is away. Order is kept: once a record of this run
     /// went to the spool, every later one does too.
     fn store_in_postgres(&mut self, record: &Record) {
+        if self.handover.in_flight(record) {
+            self.write_postgres(record);
+        }
+    }
+
+    /// [`Self::store_in_postgres`] for a record already in flight. Once a rescue has begun, the rescue spools it.
+    fn write_postgres(&mut self, record: &Record) {
         if self.spool.is_none() {
+            self.handover.landed();
             return; // Postgres is off
         }
         let n = rows_in(record);
-        lock(&self.held).record = Some(record.clone());
         if let Some(pg) = self.postgres.as_mut() {
             match pg.write(record) {
                 Ok(()) => {
                     self.report.postgres_rows += n;
-                    lock(&self.held).record = None;
+                    self.handover.landed();
                     return;
                 }
                 Err(e) => {
@@ -386,8 +231,10 @@ impl Worker {
                 }
             }
         }
-        self.spool_record(record, n);
-        lock(&self.held).record = None;
+        if !self.handover.rescued() {
+            self.spool_record(record, n);
+        }
+        self.handover.landed();
     }
 
     fn spool_record(&mut self, record: &Record, n: u64) {

@@ -137,18 +137,28 @@ impl PgServer {
         format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/pinger", self.port)
     }
 
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and all its backends: a store that accepts connections
-    /// and then never answers.
-    pub fn signal_all(&self, sig: i32) {
+    /// The server and all its backends.
+    pub fn pids(&self) -> Vec<i32> {
         let pidfile = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
         let pid: i32 = pidfile.lines().next().and_then(|l| l.trim().parse().ok()).expect("postmaster pid");
         let children = Command::new("pgrep").args(["-P", &pid.to_string()]).output().expect("pgrep");
-        for child in String::from_utf8_lossy(&children.stdout).lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            // SAFETY: kill(2) on process ids of our own test server.
-            unsafe { libc::kill(child, sig) };
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(pid, sig) };
+        let mut pids: Vec<i32> =
+            String::from_utf8_lossy(&children.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+        pids.push(pid);
+        pids
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and all its backends: a store that accepts connections
+    /// and then never answers.
+    pub fn signal_all(&self, sig: i32) {
+        signal(&self.pids(), sig);
+    }
+
+    /// Freezes the server until the guard is dropped (even when the test fails), or [`Frozen::thaw`].
+    pub fn freeze(&self) -> Frozen {
+        let pids = self.pids();
+        signal(&pids, libc::SIGSTOP);
+        Frozen { pids }
     }
 
     pub fn psql(&self, db: &str, sql: &str) -> Command {
@@ -173,6 +183,32 @@ impl PgServer {
 
     pub fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to the test Postgres")
+    }
+}
+
+/// Sends `sig` to each of `pids`.
+pub fn signal(pids: &[i32], sig: i32) {
+    for &pid in pids {
+        // SAFETY: kill(2) on process ids of our own test server.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// A Postgres frozen by SIGSTOP; thawed (SIGCONT) on drop, so that a failing test never leaves it stopped.
+pub struct Frozen {
+    pids: Vec<i32>,
+}
+
+impl Frozen {
+    /// Thaws it now, with the process ids taken when it froze (no `pgrep` in between: as fast as two signals).
+    pub fn thaw(&self) {
+        signal(&self.pids, libc::SIGCONT);
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.thaw();
     }
 }
 

@@ -1,0 +1,181 @@
+//! The handover between the engine, the writer thread and the rescue: who owns a result at every moment.
+//!
+//! A result is in the queue, or in the writer's hands (gathered rows, or the one record a store call is writing),
+//! or in the rescue's. The writer takes from the queue only under the lock and only while no rescue has begun;
+//! the rescue marks itself begun under that same lock before it gathers. So once [`Handover::rescue`] starts, the
+//! writer takes nothing more, and everything it held or never took is the rescue's to spool: no result falls
+//! between the two, even when a store call the writer was stuck in returns at that very moment.
+//!
+//! The queue is unbounded: the engine must never wait on a store (while it waits, the kernel drops the replies it
+//! does not read, and SIGTERM goes unheard). Its size is bounded by the sweep: every host is handed over once.
+//! This file does not talk to a store; the spool is the only place a rescue writes.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
+use uuid::Uuid;
+
+use super::spool::Spool;
+use super::writer::{rows_in, Report};
+use super::{Record, Row, SweepInfo};
+use crate::outcome::HostResult;
+
+pub(super) enum Msg {
+    Results(Vec<HostResult>),
+    Finish(SweepInfo),
+}
+
+/// What the writer holds that is not yet stored or spooled.
+#[derive(Default)]
+struct State {
+    rows: Vec<Row>,
+    record: Option<Record>,
+    /// The rescue has begun: from now on everything is its own.
+    rescued: bool,
+}
+
+/// What [`Handover::take`] got for the writer.
+pub(super) enum Taken {
+    /// A batch, now among the writer's gathered rows; `full` when they make a batch for the stores.
+    Rows {
+        full: bool,
+    },
+    Finish(SweepInfo),
+    /// Nothing came within the wait.
+    Nothing,
+    /// The engine's side is gone.
+    Closed,
+    /// A rescue has begun: the writer must stop.
+    Rescued,
+}
+
+/// Shared by the writer thread and [`super::writer::Writer`], which rescues through it.
+#[derive(Clone)]
+pub(super) struct Handover {
+    state: Arc<Mutex<State>>,
+    rx: Receiver<Msg>,
+    /// Adds this to a result's `finished_at` (monotonic ns) to get Unix ns.
+    offset: i128,
+    sweep: Uuid,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Handover {
+    pub(super) fn new(offset: i128, sweep: Uuid) -> (Sender<Msg>, Handover) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (tx, Handover { state: Arc::default(), rx, offset, sweep })
+    }
+
+    fn row(&self, r: &HostResult) -> Row {
+        Row::new(r, ((i128::from(r.finished_at.0) + self.offset) / 1000) as i64)
+    }
+
+    /// Waits up to `wait` for the engine's next message and takes it, unless a rescue has begun. The wait is
+    /// outside the lock (a rescue never waits on it); the taking is inside it.
+    pub(super) fn take(&self, wait: Duration, batch_rows: usize) -> Taken {
+        let mut ready = Select::new();
+        ready.recv(&self.rx);
+        if ready.ready_timeout(wait).is_err() {
+            return Taken::Nothing;
+        }
+        let mut s = lock(&self.state);
+        if s.rescued {
+            return Taken::Rescued;
+        }
+        match self.rx.try_recv() {
+            Ok(Msg::Results(batch)) => {
+                s.rows.extend(batch.iter().map(|r| self.row(r)));
+                Taken::Rows { full: s.rows.len() >= batch_rows }
+            }
+            Ok(Msg::Finish(last)) => Taken::Finish(last),
+            Err(TryRecvError::Empty) => Taken::Nothing,
+            Err(TryRecvError::Disconnected) => Taken::Closed,
+        }
+    }
+
+    /// The rows gathered so far become one batch, the record in flight, in one step. `None` when there is
+    /// nothing to write or a rescue has begun.
+    pub(super) fn batch(&self) -> Option<Record> {
+        let mut s = lock(&self.state);
+        if s.rescued || s.rows.is_empty() {
+            return None;
+        }
+        let record = Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows: std::mem::take(&mut s.rows) };
+        s.record = Some(record.clone());
+        Some(record)
+    }
+
+    /// `record` is the one a store call is about to write. False when a rescue has begun (the writer must stop).
+    pub(super) fn in_flight(&self, record: &Record) -> bool {
+        let mut s = lock(&self.state);
+        if !s.rescued {
+            s.record = Some(record.clone());
+        }
+        !s.rescued
+    }
+
+    /// The record in flight is stored or spooled. False when a rescue has begun; the rescue spooled it too,
+    /// which is harmless (a batch is stored once, however often it is written).
+    pub(super) fn landed(&self) -> bool {
+        let mut s = lock(&self.state);
+        s.record = None;
+        !s.rescued
+    }
+
+    pub(super) fn rescued(&self) -> bool {
+        lock(&self.state).rescued
+    }
+
+    /// Takes everything from the writer, which takes nothing more after this, and spools it with `last`, the
+    /// sweep's final record, into `spool_dir` (none when Postgres is off: then there is nothing to keep).
+    pub(super) fn rescue(&self, last: SweepInfo, spool_dir: Option<&std::path::Path>, report: &mut Report) {
+        let mut records = Vec::new();
+        {
+            let mut s = lock(&self.state);
+            s.rescued = true;
+            records.extend(s.record.take());
+            let rows = std::mem::take(&mut s.rows);
+            if !rows.is_empty() {
+                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+            }
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Results(batch) = msg {
+                let rows = batch.iter().map(|r| self.row(r)).collect();
+                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+            }
+        }
+        records.push(Record::Sweep(last));
+        let warn = |report: &mut Report, msg: String| {
+            eprintln!("pinger: warning: {msg}");
+            report.warnings.push(msg);
+        };
+        match spool_dir.map(Spool::open) {
+            Some(Ok(spool)) => {
+                for rec in &records {
+                    let n = rows_in(rec);
+                    match spool.write(rec) {
+                        Ok(_) => {
+                            report.spooled_files += 1;
+                            report.spooled_rows += n;
+                        }
+                        Err(e) => {
+                            report.lost_rows += n;
+                            warn(report, e.to_string());
+                        }
+                    }
+                }
+                report.count_spool(&spool);
+            }
+            Some(Err(e)) => {
+                report.lost_rows += records.iter().map(rows_in).sum::<u64>();
+                warn(report, e.to_string());
+            }
+            None => {}
+        }
+    }
+}
