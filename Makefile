@@ -50,11 +50,17 @@ services-down:
 demo:
 	scripts/demo.sh
 
-# The binary with cap_net_raw (no root needed to run it) and the shipped list as the last-resort fallback.
+# The binary with cap_net_raw (no root needed to run it), the shipped list as the last-resort fallback, the systemd
+# units (README, "With systemd") and their settings file, kept when it exists.
 install: build
 	install -D -m 0755 target/release/pinger $(DESTDIR)$(PREFIX)/bin/pinger
 	setcap cap_net_raw+ep $(DESTDIR)$(PREFIX)/bin/pinger
 	install -D -m 0644 hosts $(DESTDIR)/usr/share/pinger/hosts
+	for u in pinger.service pinger.timer pinger-daemon.service; do \
+		sed 's|/usr/local/bin/pinger|$(PREFIX)/bin/pinger|' dist/systemd/$$u | \
+			install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/$$u || exit 1; done
+	test -e $(DESTDIR)/etc/pinger/pinger.env || install -D -m 0600 .env.example $(DESTDIR)/etc/pinger/pinger.env
+	@systemctl daemon-reload 2>/dev/null || true
 
 # Adminer (Debian's package) on 127.0.0.1 only; open http://127.0.0.1:$(ADMINER_PORT)/adminer.php
 adminer:
