@@ -8,7 +8,7 @@ COUNT ?= 1000
 PREFIX ?= /usr/local
 ADMINER_PORT ?= 8080
 
-.PHONY: build test bench lint run rebuild_and_run ping services-up services-down demo install adminer compose-check
+.PHONY: build test bench lint run rebuild_and_run ping services-up services-down psql redis-cli demo install adminer compose-check
 
 build:
 	$(CARGO) build --release
@@ -46,6 +46,14 @@ services-up:
 services-down:
 	scripts/services.sh down
 
+# The stores' clients with the settings of .env: make psql ARGS="-c 'SELECT count(*) FROM pinger_data'",
+# make redis-cli ARGS='get 127.0.0.1'.
+psql:
+	@scripts/services.sh psql $(ARGS)
+
+redis-cli:
+	@scripts/services.sh redis-cli $(ARGS)
+
 # The README's first command: build, start the stores, sweep 127.0.0.0/16 into them, show where to look.
 demo:
 	scripts/demo.sh
@@ -62,11 +70,12 @@ install: build
 	test -e $(DESTDIR)/etc/pinger/pinger.env || install -D -m 0600 .env.example $(DESTDIR)/etc/pinger/pinger.env
 	@systemctl daemon-reload 2>/dev/null || true
 
-# Adminer (Debian's package) on 127.0.0.1 only; open http://127.0.0.1:$(ADMINER_PORT)/adminer.php
+# Adminer (Debian's package) on 127.0.0.1 only; it prints the address to open, with server, user and database
+# filled in.
 adminer:
 	@command -v php >/dev/null && test -f /usr/share/adminer/adminer.php || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq adminer php-cli php-pgsql)
-	php -S 127.0.0.1:$(ADMINER_PORT) -t /usr/share/adminer
+	ADMINER_PORT=$(ADMINER_PORT) scripts/services.sh adminer
 
 # docker-compose.yml checked without a Docker engine.
 compose-check:

@@ -6,11 +6,10 @@ cd "$(dirname "$0")/.."
 export PINGER_ALLOW=${PINGER_ALLOW:-127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32}
 scripts/services.sh up
 cargo build --release -q
-set -a; . ./.env; set +a
 ./target/release/pinger 127.0.0.0/16 --rate 0 --format none --no-progress --spool-dir .services/spool
-rows=$(PGPASSWORD=$POSTGRES_PASSWORD psql -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Atc \
+rows=$(scripts/services.sh psql -Atc \
   "SELECT count(*) FROM pinger_data WHERE sweep_id = (SELECT id FROM sweeps ORDER BY started_at DESC LIMIT 1)")
-keys=$(redis-cli -p "$REDIS_PORT" dbsize)
+keys=$(scripts/services.sh redis-cli dbsize)
 echo
 echo "demo: the last sweep stored $rows rows in Postgres; Redis holds $keys keys."
 [ "$rows" -eq 65534 ] && [ "$keys" -ge 65534 ] || { echo "demo: expected 65534 rows and keys" >&2; exit 1; }
@@ -19,14 +18,12 @@ echo "demo: the least available hosts over 24 hours (pinger report, from the rol
 ./target/release/pinger report --since 24h --limit 5
 cat <<MSG
 
-Is it up now?        redis-cli -p $REDIS_PORT get 127.0.0.1
-                     $(redis-cli -p "$REDIS_PORT" get 127.0.0.1)
+Is it up now?        make redis-cli ARGS='get 127.0.0.1'
+                     $(scripts/services.sh redis-cli get 127.0.0.1)
 How often was it down?
-  PGPASSWORD=... psql -h 127.0.0.1 -p $POSTGRES_PORT -U $POSTGRES_USER $POSTGRES_DB \\
-    -c 'SELECT * FROM host_availability_24h ORDER BY availability_pct, failures DESC LIMIT 10'
+  make psql ARGS="-c 'SELECT * FROM host_availability_24h ORDER BY availability_pct, failures DESC LIMIT 10'"
   (also host_availability_7d and _30d, host_outages, host_hourly, host_daily: see README, "Storage")
   ./target/release/pinger report --since 24h
   ./target/release/pinger report 127.0.0.1 --since 365d
-Adminer:             make adminer, then http://127.0.0.1:8080/adminer.php (System PostgreSQL, server 127.0.0.1:$POSTGRES_PORT,
-                     user $POSTGRES_USER, password in .env, database $POSTGRES_DB)
+Adminer:             make adminer (it prints the address to open and where the password is)
 MSG

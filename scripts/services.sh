@@ -5,7 +5,12 @@
 #                              /var/lib/pinger/services-HASH as root (a directory per checkout, reachable by the
 #                              postgres user wherever the checkout is, even in a 0700 home), else .services/)
 #   scripts/services.sh down   stop them (the data stays)
-# Settings come from .env (created from .env.example with a random password when missing).
+#   scripts/services.sh psql [ARGS]       psql into pinger's database (make psql ARGS=...)
+#   scripts/services.sh redis-cli [ARGS]  redis-cli on pinger's Redis (make redis-cli ARGS=...)
+#   scripts/services.sh adminer           Adminer on 127.0.0.1:ADMINER_PORT (8080), logged-in form filled in
+# Settings come from .env (created from .env.example with a random password when missing). Every variable may be
+# left out, as in the original tool's .env: then the defaults pinger itself uses (Postgres 127.0.0.1:5432, user
+# postgres, database pinger; Redis 127.0.0.1:6379).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +21,30 @@ if [ ! -f .env ]; then
   echo "services: wrote .env with a new random Postgres password"
 fi
 set -a; . ./.env; set +a
+: "${POSTGRES_HOST:=127.0.0.1}" "${POSTGRES_PORT:=5432}" "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=pinger}"
+: "${REDIS_HOST:=127.0.0.1}" "${REDIS_PORT:=6379}"
+[ -n "${POSTGRES_PASSWORD:-}" ] || { echo "services: .env has no POSTGRES_PASSWORD: set one" >&2; exit 2; }
+
+# The clients, with the settings of .env (passwords through the environment, never on a command line).
+case "${1:-up}" in
+  psql)
+    shift
+    PGPASSWORD=$POSTGRES_PASSWORD exec psql -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@" ;;
+  redis-cli)
+    shift
+    REDISCLI_AUTH=${REDIS_PASSWORD:-} exec redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" ;;
+  adminer)
+    # Debian's adminer on 127.0.0.1, opening on PostgreSQL with server, user and database filled in (Adminer
+    # takes them from the URL); / leads there too.
+    port=${ADMINER_PORT:-8080}
+    login="/adminer.php?pgsql=$POSTGRES_HOST:$POSTGRES_PORT&username=$POSTGRES_USER&db=$POSTGRES_DB"
+    dir=$(mktemp -d)
+    ln -s /usr/share/adminer/adminer.php "$dir/adminer.php"
+    printf '<?php header("Location: %s");\n' "$login" > "$dir/index.php"
+    echo "adminer: open http://127.0.0.1:$port$login"
+    echo "adminer: the password is POSTGRES_PASSWORD in $PWD/.env (Ctrl-C stops Adminer)"
+    exec php -S "127.0.0.1:$port" -t "$dir" ;;
+esac
 
 if docker info >/dev/null 2>&1; then
   case "${1:-up}" in
@@ -70,5 +99,5 @@ case "${1:-up}" in
     redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
     echo "services: stopped (data kept in $data)"
     ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|psql [ARGS]|redis-cli [ARGS]|adminer" >&2; exit 2 ;;
 esac

@@ -1,0 +1,89 @@
+//! The original tool's `.env` (no ports: the defaults it implied, 5432 and 6379) works with pinger's scripts as
+//! it is: `scripts/services.sh up` starts the stores where pinger looks for them, a sweep stores into both, and
+//! the clients the README and the demo print (`make psql`, `make redis-cli`, which call the script) reach them.
+//! The checkout is a copy of the scripts in a directory of the test's, its servers' data in another (under /tmp).
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn script(checkout: &std::path::Path, services: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new("bash");
+    c.arg(checkout.join("scripts/services.sh")).args(args).env("PINGER_SERVICES_DIR", services);
+    for k in STORE_ENV {
+        c.env_remove(k);
+    }
+    c.output().expect("scripts/services.sh")
+}
+
+/// Stops the test's servers whatever happens to the test.
+struct Down<'a>(&'a std::path::Path, &'a std::path::Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = script(self.0, self.1, &["down"]);
+        let _ = std::fs::remove_dir_all(self.1);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(pinger_root),
+    ignore = "needs root (raw sockets, servers run as user postgres): run as root, as CI does"
+)]
+fn the_original_tools_env_without_ports_works_with_the_scripts_and_the_sweep() {
+    need_root();
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("original-env-{}", std::process::id()));
+    let checkout = base.join("checkout");
+    // The servers' data where their user reaches it (the checkout may be in a 0700 directory).
+    let services = std::env::temp_dir().join(format!("pinger-original-env-{}", std::process::id()));
+    std::fs::create_dir_all(checkout.join("scripts")).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["scripts/services.sh", ".env.example"] {
+        std::fs::copy(repo.join(f), checkout.join(f)).unwrap();
+    }
+    // The original's settings: host, user, password, database; no port for either store.
+    let env = "POSTGRES_HOST=127.0.0.1\nPOSTGRES_USER=pinger\nPOSTGRES_PASSWORD=orig-Secret-42\nPOSTGRES_DB=pinger\n\
+               REDIS_HOST=127.0.0.1\n";
+    std::fs::write(checkout.join(".env"), env).unwrap();
+    let _down = Down(&checkout, &services);
+    let up = script(&checkout, &services, &["up"]);
+    assert!(up.status.success(), "services.sh up: {}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        String::from_utf8_lossy(&up.stdout)
+            .contains("postgres on 127.0.0.1:5432 (database pinger), redis on 127.0.0.1:6379"),
+        "{}",
+        String::from_utf8_lossy(&up.stdout)
+    );
+
+    // A sweep from the checkout reads the same .env and stores into both.
+    let out = run(pinger()
+        .current_dir(&checkout)
+        .args(["127.0.0.1", "--format", "none", "--no-progress"])
+        .arg("--spool-dir")
+        .arg(base.join("spool")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let rows = script(&checkout, &services, &["psql", "-Atc", "SELECT count(*) FROM pinger_data WHERE result"]);
+    assert!(rows.status.success(), "{}", String::from_utf8_lossy(&rows.stderr));
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "1");
+    let key = script(&checkout, &services, &["redis-cli", "get", "127.0.0.1"]);
+    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    assert!(
+        String::from_utf8_lossy(&key.stdout).contains("\"status\":\"alive\""),
+        "{}",
+        String::from_utf8_lossy(&key.stdout)
+    );
+
+    // A .env without a password says so, and starts nothing.
+    std::fs::write(checkout.join(".env"), "POSTGRES_HOST=127.0.0.1\n").unwrap();
+    let bare = script(&checkout, &services, &["up"]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("POSTGRES_PASSWORD"),
+        "{}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
+    std::fs::write(checkout.join(".env"), env).unwrap();
+}
