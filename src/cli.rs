@@ -25,11 +25,11 @@ pub struct Cli {
     pub hosts_url: Option<String>,
 
     /// seconds the whole fetch of --hosts-url may take before falling back (default 15; 1 to 3600)
-    #[argh(option)]
+    #[argh(option, from_str_fn(seconds))]
     pub fetch_timeout: Option<u64>,
 
     /// largest list accepted from --hosts-url, in bytes (default 67108864; 1 to 1073741824)
-    #[argh(option)]
+    #[argh(option, from_str_fn(whole_u64))]
     pub max_list_bytes: Option<u64>,
 
     /// where the last good fetch is kept (default /var/cache/pinger/hosts as root, else ~/.cache/pinger/hosts)
@@ -42,34 +42,34 @@ pub struct Cli {
     pub fallback_hosts: Option<String>,
 
     /// seconds to resolve all host names in the list, in parallel (default 5; 1 to 3600)
-    #[argh(option)]
+    #[argh(option, from_str_fn(seconds))]
     pub resolve_timeout: Option<u64>,
 
     /// hosts to take from the list, in list order (default 1000 for a list, all for command-line targets;
     /// 0 = all; at most 4294967295)
-    #[argh(option, short = 'n')]
+    #[argh(option, short = 'n', from_str_fn(whole_usize))]
     pub count: Option<usize>,
 
     /// refuse, before probing anything, a sweep of more hosts than this (default 16777216, a /8, about 1 GB of
     /// memory; 1 to 4294967295)
-    #[argh(option)]
+    #[argh(option, from_str_fn(whole_usize))]
     pub max_hosts: Option<usize>,
 
     /// milliseconds to wait for each reply (default 2000; 1 to 3600000)
-    #[argh(option, short = 't')]
+    #[argh(option, short = 't', from_str_fn(millis))]
     pub timeout: Option<u64>,
 
     /// echo requests per host (default 1)
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(whole_u16))]
     pub probes: Option<u16>,
 
     /// milliseconds between the probes of one host (default 1000; 0 to 3600000)
-    #[argh(option, short = 'i')]
+    #[argh(option, short = 'i', from_str_fn(millis))]
     pub interval: Option<u64>,
 
     /// probes per second over the whole sweep (default 10000; 0 = as fast as the machine goes; at most
     /// 10000000)
-    #[argh(option, short = 'r')]
+    #[argh(option, short = 'r', from_str_fn(whole_u32))]
     pub rate: Option<u32>,
 
     /// per-host output on stdout: table, json (JSON Lines) or none (default table)
@@ -102,7 +102,7 @@ pub struct Cli {
     pub redis_prefix: Option<String>,
 
     /// seconds a Redis key lives (default 86400; 0 = no expiry; at most 31536000, a year)
-    #[argh(option)]
+    #[argh(option, from_str_fn(seconds))]
     pub redis_ttl: Option<u64>,
 
     /// where results wait while Postgres is away (default: env PINGER_SPOOL_DIR, /var/spool/pinger as root,
@@ -112,7 +112,7 @@ pub struct Cli {
 
     /// seconds for store connections and operations (default 5; 1 to 3600); the end of a sweep waits at most 6
     /// times this for the stores, then spools what is left
-    #[argh(option)]
+    #[argh(option, from_str_fn(seconds))]
     pub store_timeout: Option<u64>,
 
     /// raw rows (one per check) are kept this long, in whole UTC days (default 7d)
@@ -146,4 +146,111 @@ pub struct Cli {
     /// print the version and exit
     #[argh(switch, short = 'V')]
     pub version: bool,
+}
+
+/// A whole number, with a message that says what is wrong ("-1", "5s", "1e3", too large).
+fn whole<T: std::str::FromStr + std::fmt::Display>(s: &str, max: T) -> Result<T, String> {
+    s.parse().map_err(|_| {
+        let t = s.trim();
+        if t.starts_with('-') {
+            "cannot be negative".to_string()
+        } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            format!("is more than the largest allowed, {max}")
+        } else {
+            format!("expects a whole number like 1000, not {s:?}")
+        }
+    })
+}
+
+fn whole_u64(s: &str) -> Result<u64, String> {
+    whole(s, u64::MAX)
+}
+
+fn whole_u32(s: &str) -> Result<u32, String> {
+    whole(s, u32::MAX)
+}
+
+fn whole_u16(s: &str) -> Result<u16, String> {
+    whole(s, u16::MAX)
+}
+
+fn whole_usize(s: &str) -> Result<usize, String> {
+    whole(s, usize::MAX)
+}
+
+/// Milliseconds: a bare number (as fping takes them), or a duration with its unit (`2s`, `500ms`).
+fn millis(s: &str) -> Result<u64, String> {
+    if s.trim().starts_with('-') {
+        return Err("cannot be negative".into());
+    }
+    s.parse().or_else(|_| {
+        humantime::parse_duration(s)
+            .map_err(|_| format!("expects milliseconds like 2000, or a duration like 2s or 500ms, not {s:?}"))
+            .and_then(|d| u64::try_from(d.as_millis()).map_err(|_| "is too long".to_string()))
+    })
+}
+
+/// Seconds: a bare number, or a duration in whole seconds with its unit (`30s`, `5m`, `1d`).
+fn seconds(s: &str) -> Result<u64, String> {
+    if s.trim().starts_with('-') {
+        return Err("cannot be negative".into());
+    }
+    s.parse().or_else(|_| match humantime::parse_duration(s) {
+        Ok(d) if d.subsec_nanos() == 0 => Ok(d.as_secs()),
+        Ok(_) => Err(format!("takes whole seconds, not {s:?}")),
+        Err(_) => Err(format!("expects seconds like 30, or a duration like 30s or 5m, not {s:?}")),
+    })
+}
+
+/// The subcommand `word` is likely a typo of (`repot`, `reprot`, `migrat`): one that is at most two edits away
+/// and is not itself an address, a block, a flag or a host name with a dot.
+pub fn typo_of_subcommand(word: &str) -> Option<&'static str> {
+    if word.starts_with('-') || word.contains(['.', ':', '/']) || word.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    ["report", "migrate"].into_iter().find(|s| *s != word && edits(word, s) <= 2)
+}
+
+/// Levenshtein distance, for short words.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typo_of_subcommand;
+
+    #[test]
+    fn numbers_with_a_wrong_form_say_what_is_expected() {
+        assert_eq!(super::whole_u32("-1").unwrap_err(), "cannot be negative");
+        assert!(super::whole_u16("99999").unwrap_err().contains("largest allowed, 65535"));
+        assert!(super::whole_usize("1e3").unwrap_err().contains("whole number like 1000"));
+        assert_eq!(super::millis("5s"), Ok(5000));
+        assert_eq!(super::millis("250"), Ok(250));
+        assert!(super::millis("soon").unwrap_err().contains("2s or 500ms"));
+        assert_eq!(super::seconds("5m"), Ok(300));
+        assert!(super::seconds("1.5s").unwrap_err().contains("whole seconds"));
+    }
+
+    #[test]
+    fn near_misses_of_a_subcommand_are_typos_and_hosts_are_not() {
+        for (w, want) in [("repot", Some("report")), ("reprot", Some("report")), ("rport", Some("report"))] {
+            assert_eq!(typo_of_subcommand(w), want, "{w}");
+        }
+        assert_eq!(typo_of_subcommand("migrat"), Some("migrate"));
+        for w in ["report", "localhost", "127.0.0.1", "10.0.0.0/8", "::1", "--rate", "rep.ort", "gateway"] {
+            assert_eq!(typo_of_subcommand(w), None, "{w}");
+        }
+    }
 }

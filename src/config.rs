@@ -329,6 +329,9 @@ impl Config {
             None => None,
             Some(d) => match humantime::parse_duration(d) {
                 Ok(d) if d >= Duration::from_secs(1) => Some(d),
+                _ if d.trim().parse::<f64>().is_ok() => {
+                    return Err(ConfigError(format!("--every needs a unit: {d}s or {d}m, not {d:?}")))
+                }
                 _ => {
                     return Err(ConfigError(format!(
                         "--every takes a duration of at least 1s, like 30s or 5m, not {d:?}"

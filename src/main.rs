@@ -23,12 +23,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let name =
         args.first().and_then(|a| std::path::Path::new(a).file_name()).and_then(|n| n.to_str()).unwrap_or("pinger");
-    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    if rest.first() == Some(&"report") {
-        return report(name, &rest[1..]);
-    }
-    if rest.first() == Some(&"migrate") {
-        return migrate(name, &rest[1..]);
+    // `-h` is `--help` everywhere (no flag of pinger's is -h).
+    let rest: Vec<&str> = args.iter().skip(1).map(|a| if a == "-h" { "--help" } else { a.as_str() }).collect();
+    match rest.first() {
+        Some(&"report") => return subcommand(name, "report", &rest[1..], |c, e, o| pinger::report::run(c, e, o)),
+        Some(&"migrate") => return subcommand(name, "migrate", &rest[1..], |c, e, o| pinger::migrate::run(c, e, o)),
+        Some(word) => {
+            if let Some(meant) = pinger::cli::typo_of_subcommand(word) {
+                eprintln!("pinger: {word:?} is not a command, an address or a block; did you mean `{name} {meant}`?");
+                return ExitCode::from(2);
+            }
+        }
+        None => {}
     }
     let cli: Cli = match parse(&[name], &rest) {
         Ok(cli) => cli,
@@ -61,40 +67,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// `pinger migrate ...`: exit 0, 2 for usage, 1 when Postgres cannot answer (run it again: it resumes).
-fn migrate(name: &str, args: &[&str]) -> ExitCode {
-    let cli: pinger::migrate::MigrateCli = match parse(&[name, "migrate"], args) {
+/// `pinger report ...` and `pinger migrate ...`: exit 0, or the code of [`pinger::report::ReportError`] (2 usage
+/// or configuration, 3 nothing to report, 6 refused by Postgres, 1 Postgres could not answer: run it again).
+fn subcommand<T: argh::FromArgs>(
+    name: &str,
+    sub: &str,
+    args: &[&str],
+    run: fn(T, &Env, &mut std::io::StdoutLock) -> Result<(), pinger::report::ReportError>,
+) -> ExitCode {
+    let cli: T = match parse(&[name, sub], args) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
     let _ = dotenvy::from_path(std::path::Path::new(".env"));
-    match pinger::migrate::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
+    match run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pinger migrate: error: {e}");
-            ExitCode::from(match e {
-                pinger::report::ReportError::Config(_) => 2,
-                pinger::report::ReportError::Postgres(_) => 1,
-            })
-        }
-    }
-}
-
-/// `pinger report ...`: exit 0, 2 for usage, 1 when Postgres cannot answer.
-fn report(name: &str, args: &[&str]) -> ExitCode {
-    let cli: pinger::report::ReportCli = match parse(&[name, "report"], args) {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let _ = dotenvy::from_path(std::path::Path::new(".env"));
-    match pinger::report::run(cli, &Env::from_process(), &mut std::io::stdout().lock()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pinger report: error: {e}");
-            ExitCode::from(match e {
-                pinger::report::ReportError::Config(_) => 2,
-                pinger::report::ReportError::Postgres(_) => 1,
-            })
+            eprintln!("pinger {sub}: error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -31,10 +31,7 @@ pub fn run(cli: MigrateCli, env: &Env, out: &mut impl Write) -> Result<(), Repor
     let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(10))?
         .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
     let target = describe(&cfg);
-    let pg_err = |e: postgres::Error| {
-        let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
-        ReportError::Postgres(format!("postgres {target}: {why}"))
-    };
+    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e);
     let mut cfg = cfg;
     cfg.application_name("pinger migrate");
     let mut client = cfg.connect(NoTls).map_err(pg_err)?;

@@ -41,6 +41,33 @@ pub enum ReportError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Postgres(String),
+    /// Postgres refused pinger: wrong or missing password, no such database, no permission.
+    #[error("{0}")]
+    Refused(String),
+    /// The host asked for has no check in the window.
+    #[error("{0}")]
+    NoData(String),
+}
+
+impl ReportError {
+    /// The exit code, with the sweep's meanings: 2 usage or configuration, 3 nothing to report, 6 refused by
+    /// Postgres, 1 Postgres could not answer (run it again).
+    /// A Postgres error of the report or the migration against `target`, sorted as the sweep sorts them.
+    pub fn postgres(target: &str, e: &postgres::Error) -> ReportError {
+        match crate::store::postgres::classify(target, "error", e) {
+            crate::store::StoreError::Refused(msg) => ReportError::Refused(msg),
+            other => ReportError::Postgres(other.to_string()),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::Config(_) => 2,
+            ReportError::NoData(_) => 3,
+            ReportError::Refused(_) => 6,
+            ReportError::Postgres(_) => 1,
+        }
+    }
 }
 
 /// A `timestamptz` column as the report prints it, rendered by Postgres: RFC 3339 in UTC to the second (years
@@ -67,8 +94,13 @@ fn ts(t: Option<String>) -> String {
 
 /// Runs the report; the output goes to `out`.
 pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), ReportError> {
-    let since = humantime::parse_duration(cli.since.as_deref().unwrap_or("24h"))
-        .map_err(|_| ConfigError(format!("--since takes a duration like 24h or 7d, not {:?}", cli.since)))?;
+    let since_text = cli.since.as_deref().unwrap_or("24h");
+    let since = humantime::parse_duration(since_text).map_err(|_| {
+        ConfigError(match since_text.parse::<f64>() {
+            Ok(_) => format!("--since needs a unit: {since_text}h or {since_text}d, not {since_text:?}"),
+            Err(_) => format!("--since takes a duration like 24h or 7d, not {since_text:?}"),
+        })
+    })?;
     let json = match cli.format.as_deref() {
         None | Some("table") => false,
         Some("json") => true,
@@ -82,10 +114,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(5))?
         .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
     let target = crate::store::postgres::describe(&cfg);
-    let pg_err = |e: postgres::Error| {
-        let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
-        ReportError::Postgres(format!("postgres {target}: {why}"))
-    };
+    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e);
     let mut client = cfg.connect(NoTls).map_err(pg_err)?;
     // The report reads schema 2's rollups; an older database says what to do rather than "no such function".
     let (has_schema, pending): (bool, bool) = client
@@ -192,6 +221,12 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let (checks, failures, pct) = summary
                 .as_ref()
                 .map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
+            if checks == 0 && history.is_empty() && outages.is_empty() {
+                return Err(ReportError::NoData(format!(
+                    "{ip} has no checks in the last {since_text}: it was never swept, or not in this window \
+                     (a longer --since, e.g. 365d, looks further back)"
+                )));
+            }
             let last_alive: Option<String> = summary.as_ref().and_then(|r| r.get(3));
             let up_now: Option<bool> = summary.as_ref().map(|r| r.get(4));
             if json {
@@ -211,8 +246,9 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             } else {
                 w(writeln!(
                     out,
-                    "{ip}: {checks} checks, {failures} failed, availability {pct:.2}% over {}",
-                    cli.since.as_deref().unwrap_or("24h")
+                    "{ip}: {checks} check{}, {failures} failed, availability {} over {since_text}",
+                    if checks == 1 { "" } else { "s" },
+                    if pct.is_nan() { "-".to_string() } else { format!("{pct:.2}%") }
                 ))?;
                 w(writeln!(out, "\noutages (newest first):"))?;
                 for r in &outages {

@@ -158,3 +158,53 @@ fn a_whole_internet_line_in_a_list_sweeps_only_its_part_inside_the_allow_list() 
     assert!(err.contains("duplicate entries 1"), "{err}");
     assert!(m.peak_rss_kb < 200 * 1024, "the rest of the internet cost memory: peak RSS {} kB", m.peak_rss_kb);
 }
+
+#[test]
+fn a_wrong_value_says_what_to_write_instead() {
+    for (args, says) in [
+        (&["--rate", "-1"][..], "'--rate' with value '-1': cannot be negative"),
+        (&["-n", "ten"][..], "expects a whole number like 1000, not \"ten\""),
+        (&["--probes", "99999"][..], "is more than the largest allowed, 65535"),
+        (&["--every", "5"][..], "--every needs a unit: 5s or 5m"),
+        (&["--timeout", "soon"][..], "expects milliseconds like 2000, or a duration like 2s or 500ms"),
+        (&["--store-timeout", "1.5s"][..], "takes whole seconds"),
+    ] {
+        let out = run(pinger().args(args).args(["--no-store", "127.0.0.1"]));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    let out = run(pinger().args(["report", "--since", "24"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--since needs a unit: 24h or 24d, not \"24\""), "{}", stderr(&out));
+}
+
+#[test]
+fn durations_with_their_unit_are_taken_where_a_number_of_milliseconds_or_seconds_is_asked() {
+    // --timeout 5s is 5000 ms: the range check (1 to 3600000 ms) passes it, --timeout 2h (7200000 ms) fails it.
+    let ok = run(pinger()
+        .args(["--timeout", "5s", "--store-timeout", "1m", "--no-store", "--max-hosts", "1"])
+        .arg("127.0.0.0/30"));
+    assert_eq!(ok.status.code(), Some(2), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("--max-hosts"), "it got as far as counting hosts: {}", stderr(&ok));
+    let long = run(pinger().args(["--timeout", "2h", "--no-store", "127.0.0.1"]));
+    assert_eq!(long.status.code(), Some(2));
+    assert!(stderr(&long).contains("7200000"), "{}", stderr(&long));
+}
+
+#[test]
+fn h_is_help_and_a_typo_of_a_subcommand_is_named_not_looked_up() {
+    for args in [&["-h"][..], &["report", "-h"][..], &["migrate", "-h"][..]] {
+        let out = run(pinger().args(args));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("Usage: pinger"), "{args:?}");
+    }
+    let help = run(pinger().arg("--help"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("pinger report") && text.contains("pinger migrate"), "help names the subcommands");
+    for (typo, meant) in [("repot", "report"), ("migrat", "migrate")] {
+        let out = run(pinger().arg(typo));
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("did you mean `pinger {meant}`")), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("resolve"), "no lookup of {typo}: {}", stderr(&out));
+    }
+}

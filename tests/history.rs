@@ -475,3 +475,45 @@ fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_chec
     close_all_hours(&pg);
     assert_history_matches_raw(&pg);
 }
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (servers run as user postgres): run as root, as CI does")]
+fn a_report_on_a_host_never_swept_says_so_and_exits_3() {
+    need_root();
+    let pg = PgServer::start("nodata");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.query("INSERT INTO pinger_data (host, ping_timestamp, result) VALUES ('127.0.0.5', now(), true)");
+    let out = run(pinger().args(["report", "127.9.9.9"]).env("DATABASE_URL", pg.url()));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.9.9.9 has no checks in the last 24h"), "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("NaN"));
+    let one = run(pinger().args(["report", "127.0.0.5"]).env("DATABASE_URL", pg.url()));
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert!(String::from_utf8_lossy(&one.stdout).starts_with("127.0.0.5: 1 check, 0 failed, availability 100.00%"));
+}
+
+#[test]
+#[cfg_attr(
+    not(pinger_root),
+    ignore = "needs root (raw sockets, servers run as user postgres): run as root, as CI does"
+)]
+fn a_database_url_without_the_password_is_a_configuration_error_not_an_outage() {
+    need_root();
+    let pg = PgServer::start("nopassword");
+    let url = pg.url();
+    let (user_part, host_part) = url.split_once('@').expect("url with a password");
+    let without = format!("{}@{host_part}", user_part.rsplit_once(':').expect("user:password").0);
+    let spool = spool("nopassword");
+    let out = run(pinger()
+        .args(["127.0.0.1", "--format", "none", "--no-progress", "--no-redis"])
+        .arg("--spool-dir")
+        .arg(&spool)
+        .env("DATABASE_URL", &without));
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("asks for a password and none is set"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(common::stores::PG_PASSWORD));
+    let report = run(pinger().arg("report").env("DATABASE_URL", &without));
+    assert_eq!(report.status.code(), Some(6), "{}", stderr(&report));
+}

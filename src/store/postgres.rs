@@ -70,17 +70,27 @@ pub fn describe(cfg: &Config) -> String {
     )
 }
 
-fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreError {
-    let refused = e.as_db_error().is_some_and(|d| {
-        let c = d.code();
-        *c == SqlState::INVALID_PASSWORD
-            || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            || *c == SqlState::INVALID_CATALOG_NAME
-            || *c == SqlState::INSUFFICIENT_PRIVILEGE
-    });
+/// True when the server asked for a password and the settings have none: a configuration error, not an outage.
+pub fn password_missing(e: &postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.to_string() == "password missing")
+}
+
+pub(crate) fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreError {
+    let no_password = password_missing(e);
+    let refused = no_password
+        || e.as_db_error().is_some_and(|d| {
+            let c = d.code();
+            *c == SqlState::INVALID_PASSWORD
+                || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                || *c == SqlState::INVALID_CATALOG_NAME
+                || *c == SqlState::INSUFFICIENT_PRIVILEGE
+        });
     // The server's own words (e.g. "password authentication failed for user ..."); they never hold the password.
     let reason = match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None if no_password => "the server asks for a password and none is set: put it in DATABASE_URL, or in \
+                                POSTGRES_PASSWORD (in .env or the environment)"
+            .to_string(),
         None => e.to_string(),
     };
     let msg = format!("postgres {target}: {what}: {reason}");
