@@ -220,7 +220,14 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
         eprintln!("pinger: {source}:{line}: not an address, CIDR block or host name: {text:?}");
     }
     for name in &list.unresolved_examples {
-        eprintln!("pinger: host name did not resolve: {name}");
+        match list.names_from_hosts_file {
+            true => eprintln!(
+                "pinger: host name not in {} (with PINGER_ALLOW or --allow set, names are looked up there only, \
+                 never with DNS): {name}",
+                crate::targets::HOSTS_FILE
+            ),
+            false => eprintln!("pinger: host name did not resolve: {name}"),
+        }
     }
     if hosts.is_empty() {
         crate::print_summary(&Summary { list, origin, ..Summary::default() });

@@ -149,6 +149,8 @@ pub struct ListReport {
     /// Host names that did not resolve (in time).
     pub unresolved: usize,
     pub unresolved_examples: Vec<String>,
+    /// Names were looked up in /etc/hosts only (the fence was up), not with DNS.
+    pub names_from_hosts_file: bool,
 }
 
 impl ListReport {
@@ -175,6 +177,23 @@ pub fn is_hostname(s: &str) -> bool {
         && s.len() <= 253
         && s.split('.').all(label_ok)
         && s.rsplit('.').next().is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Where names are looked up under the fence (`PINGER_ALLOW` or `--allow`).
+pub const HOSTS_FILE: &str = "/etc/hosts";
+
+/// The address `name` has in a hosts file's text (`ADDRESS NAME [ALIAS...]` lines, `#` comments), case-blind;
+/// the first IPv4 one wins, as with [`resolve`].
+pub fn lookup_hosts_file(table: &str, name: &str) -> Option<IpAddr> {
+    let addrs: Vec<IpAddr> = table
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split('#').next()?.split_whitespace();
+            let ip: IpAddr = words.next()?.parse().ok()?;
+            words.any(|w| w.eq_ignore_ascii_case(name)).then_some(ip)
+        })
+        .collect();
+    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()
 }
 
 /// Resolves host names with the system resolver, in parallel, within `deadline` overall. A name that fails or
@@ -369,10 +388,16 @@ impl Collector {
             return Err(TooManyHosts { hosts, max: self.max_hosts });
         }
         let names = std::mem::take(&mut self.names);
+        let just_names: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
         let resolved = if names.is_empty() {
             Vec::new()
+        } else if self.filter.allow.is_empty() {
+            resolve(&just_names, resolve_deadline)
         } else {
-            resolve(&names.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(), resolve_deadline)
+            // Under the fence a DNS query is traffic too: names are looked up in /etc/hosts, nowhere else.
+            self.report.names_from_hosts_file = true;
+            let table = std::fs::read_to_string(HOSTS_FILE).unwrap_or_default();
+            just_names.iter().map(|n| lookup_hosts_file(&table, n)).collect()
         };
         let entries = std::mem::take(&mut self.entries);
         let mut next_name = names.iter().zip(&resolved).peekable();

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -206,5 +206,29 @@ fn h_is_help_and_a_typo_of_a_subcommand_is_named_not_looked_up() {
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains(&format!("did you mean `pinger {meant}`")), "{}", stderr(&out));
         assert!(!stderr(&out).contains("resolve"), "no lookup of {typo}: {}", stderr(&out));
+    }
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets): run as root, as CI does")]
+fn under_the_fence_names_come_from_etc_hosts_and_no_dns_query_is_made() {
+    need_root();
+    // strace sees every socket the process and its threads open: none may be a DNS query (port 53, or the
+    // resolver's local socket). `localhost` is in /etc/hosts; `lcalhost` nowhere.
+    let out = run(Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=connect,sendto,sendmsg,sendmmsg", "--"])
+        .arg(env!("CARGO_BIN_EXE_pinger"))
+        .args(["--no-store", "--format", "json", "localhost", "lcalhost"])
+        .env("PINGER_ALLOW", ALLOW)
+        .current_dir(workdir()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("host name not in /etc/hosts") && err.contains("lcalhost"), "{err}");
+    assert_eq!(results_by_host(&out).into_keys().collect::<Vec<_>>(), ["127.0.0.1"]);
+    for line in err.lines().filter(|l| l.contains("connect(") || l.contains("send")) {
+        assert!(
+            !line.contains("htons(53)") && !line.contains("nscd") && !line.contains("resolve"),
+            "a DNS query: {line}"
+        );
     }
 }
