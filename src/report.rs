@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use argh::FromArgs;
-use postgres::NoTls;
 use serde_json::json;
 
 use crate::config::{postgres_from, ConfigError, Env};
@@ -81,12 +80,14 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     };
     let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(5))?
         .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
-    let target = crate::store::postgres::describe(&cfg);
+    let target = crate::store::postgres::describe(&cfg.config);
     let pg_err = |e: postgres::Error| {
-        let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+        let why = e
+            .as_db_error()
+            .map_or_else(|| cfg.explain(&e).unwrap_or_else(|| e.to_string()), |d| d.message().to_string());
         ReportError::Postgres(format!("postgres {target}: {why}"))
     };
-    let mut client = cfg.connect(NoTls).map_err(pg_err)?;
+    let mut client = cfg.connect().map_err(pg_err)?;
     // The report reads schema 2's rollups; an older database says what to do rather than "no such function".
     let (has_schema, pending): (bool, bool) = client
         .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])

@@ -1,6 +1,7 @@
 //! Storage: what a stored result looks like ([`Row`], [`Record`]), the one small [`Store`] trait each backend
 //! implements, and the writer thread (`writer.rs`) that batches, retries and spools. `history.rs` keeps
-//! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows.
+//! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows;
+//! `tls.rs` is how both stores speak TLS (Postgres' `sslmode`, `rediss://`).
 //!
 //! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
 //! in the writer.
@@ -11,6 +12,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod redis;
 pub mod spool;
+pub mod tls;
 pub mod writer;
 
 use std::net::IpAddr;
