@@ -14,6 +14,9 @@
 //! Run: `cargo bench --bench history` (HISTORY_HOSTS=15000 HISTORY_DAYS=30 HISTORY_RAW_DAYS=2 by default;
 //! HISTORY_MIGRATE=0 skips the migration measurement, HISTORY_INGEST=0 the ingest one).
 
+// The stores can be started with TLS; their certificates come from here.
+#[path = "../tests/common/certs.rs"]
+mod certs;
 #[path = "../tests/common/stores.rs"]
 mod stores;
 

@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench --bench writer`.
 
+// The stores can be started with TLS; their certificates come from here.
+#[path = "../tests/common/certs.rs"]
+mod certs;
 #[path = "../tests/common/stores.rs"]
 mod stores;
 
@@ -169,7 +172,7 @@ fn main() {
     let data = rows(n);
     let pg = stores::PgServer::start_with("bench", true);
     let redis = stores::RedisServer::start();
-    let pg_cfg: postgres::Config = pg.url().parse().expect("url");
+    let pg_cfg = pinger::store::tls::PgConfig::parse(&pg.url()).expect("url");
     let mut postgres = Postgres::connect(
         pg_cfg,
         Duration::from_secs(30),

@@ -2,7 +2,6 @@
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use redis::IntoConnectionInfo;
@@ -10,6 +9,7 @@ use redis::IntoConnectionInfo;
 use crate::cli::Cli;
 use crate::output::Format;
 use crate::probe::ProbeConfig;
+use crate::store::tls::{PgConfig, SslMode};
 use crate::targets::{parse_cidr_list, Cidr, Filter};
 
 pub const DEFAULT_COUNT: usize = 1000;
@@ -67,6 +67,8 @@ pub struct Env {
     pub redis_host: Option<String>,
     pub redis_port: Option<String>,
     pub redis_password: Option<String>,
+    /// CA certificates (PEM file) that a `rediss://` server's certificate must lead to, instead of the system's.
+    pub redis_ca_cert: Option<String>,
 }
 
 impl Env {
@@ -85,6 +87,7 @@ impl Env {
             redis_host: v("REDIS_HOST"),
             redis_port: v("REDIS_PORT"),
             redis_password: v("REDIS_PASSWORD"),
+            redis_ca_cert: v("REDIS_CA_CERT"),
         }
     }
 }
@@ -93,7 +96,7 @@ impl Env {
 /// switched off.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    pub postgres: Option<postgres::Config>,
+    pub postgres: Option<PgConfig>,
     pub redis: Option<redis::ConnectionInfo>,
     pub redis_prefix: String,
     pub redis_ttl: Option<u64>,
@@ -108,7 +111,7 @@ impl StoreConfig {
     }
 }
 
-fn postgres_config(cli: &Cli, env: &Env, timeout: Duration) -> Result<Option<postgres::Config>, ConfigError> {
+fn postgres_config(cli: &Cli, env: &Env, timeout: Duration) -> Result<Option<PgConfig>, ConfigError> {
     if cli.no_store || cli.no_postgres {
         return Ok(None);
     }
@@ -116,16 +119,9 @@ fn postgres_config(cli: &Cli, env: &Env, timeout: Duration) -> Result<Option<pos
 }
 
 /// The Postgres to use from `--database-url`, `DATABASE_URL` or the `POSTGRES_*` variables; `None` if none is set.
-pub fn postgres_from(
-    flag: Option<&str>,
-    env: &Env,
-    timeout: Duration,
-) -> Result<Option<postgres::Config>, ConfigError> {
+pub fn postgres_from(flag: Option<&str>, env: &Env, timeout: Duration) -> Result<Option<PgConfig>, ConfigError> {
     // The message never repeats the string: it may hold a password.
-    let parse = |what: &str, url: &str| {
-        postgres::Config::from_str(url)
-            .map_err(|_| ConfigError(format!("{what} is not a valid Postgres connection string or URL")))
-    };
+    let parse = |what: &str, url: &str| PgConfig::parse(url).map_err(|e| ConfigError(format!("{what} {e}")));
     let mut cfg = if let Some(url) = flag {
         parse("--database-url", url)?
     } else if let Some(url) = &env.database_url {
@@ -141,13 +137,13 @@ pub fn postgres_from(
             c.password(p);
         }
         c.dbname(env.postgres_db.as_deref().unwrap_or("pinger"));
-        c
+        PgConfig::new(c, SslMode::Prefer, None).map_err(ConfigError)?
     } else {
         return Ok(None);
     };
     let ms = timeout.as_millis();
     // JIT compiling pinger's short statements costs more than running them.
-    cfg.options(&format!("-c statement_timeout={} -c lock_timeout={ms} -c jit=off", ms * 6));
+    cfg.config.options(&format!("-c statement_timeout={} -c lock_timeout={ms} -c jit=off", ms * 6));
     Ok(Some(cfg))
 }
 
@@ -180,7 +176,10 @@ fn redis_config(cli: &Cli, env: &Env) -> Result<Option<redis::ConnectionInfo>, C
     } else {
         return Ok(None);
     };
-    Ok(Some(info))
+    match &env.redis_ca_cert {
+        Some(ca) => crate::store::tls::redis_with_ca(info, std::path::Path::new(ca)).map(Some).map_err(ConfigError),
+        None => Ok(Some(info)),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -446,7 +445,7 @@ mod tests {
             ..Env::default()
         };
         let c = Config::new(cli(&["127.0.0.1"]), &env).unwrap();
-        let pg = c.store.postgres.as_ref().unwrap();
+        let pg = &c.store.postgres.as_ref().unwrap().config;
         assert_eq!((pg.get_dbname(), pg.get_user()), (Some("pings"), Some("pinger")));
         assert_eq!(c.store.redis.as_ref().unwrap().addr().to_string(), "cache.internal:6380");
         assert_eq!(c.store.redis_ttl, Some(86_400));

@@ -6,7 +6,6 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
-use postgres::NoTls;
 
 use crate::config::{postgres_from, ConfigError, Env};
 use crate::report::ReportError;
@@ -28,13 +27,12 @@ pub struct MigrateCli {
 
 /// Runs the migration; a line saying what was done goes to `out`.
 pub fn run(cli: MigrateCli, env: &Env, out: &mut impl Write) -> Result<(), ReportError> {
-    let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(10))?
+    let mut cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(10))?
         .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
-    let target = describe(&cfg);
-    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e);
-    let mut cfg = cfg;
-    cfg.application_name("pinger migrate");
-    let mut client = cfg.connect(NoTls).map_err(pg_err)?;
+    cfg.config.application_name("pinger migrate");
+    let target = describe(&cfg.config);
+    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
+    let mut client = cfg.connect().map_err(pg_err)?;
     client.batch_execute("SET statement_timeout = 0").map_err(pg_err)?;
     ensure_schema(&mut client).map_err(pg_err)?;
     let started = Instant::now();

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use argh::FromArgs;
-use postgres::NoTls;
 use serde_json::json;
 
 use crate::config::{postgres_from, ConfigError, Env};
@@ -52,9 +51,13 @@ pub enum ReportError {
 impl ReportError {
     /// The exit code, with the sweep's meanings: 2 usage or configuration, 3 nothing to report, 6 refused by
     /// Postgres, 1 Postgres could not answer (run it again).
-    /// A Postgres error of the report or the migration against `target`, sorted as the sweep sorts them.
-    pub fn postgres(target: &str, e: &postgres::Error) -> ReportError {
-        match crate::store::postgres::classify(target, "error", e) {
+    /// A Postgres error of the report or the migration against `target`, sorted as the sweep sorts them;
+    /// `tls` is what the TLS setup says of it, if it was a TLS failure.
+    pub fn postgres(target: &str, e: &postgres::Error, tls: Option<String>) -> ReportError {
+        if let Some(why) = tls {
+            return ReportError::Postgres(format!("postgres {target}: {why}"));
+        }
+        match crate::store::postgres::classify(target, "failed", e) {
             crate::store::StoreError::Refused(msg) => ReportError::Refused(msg),
             other => ReportError::Postgres(other.to_string()),
         }
@@ -113,9 +116,9 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     };
     let cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(5))?
         .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
-    let target = crate::store::postgres::describe(&cfg);
-    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e);
-    let mut client = cfg.connect(NoTls).map_err(pg_err)?;
+    let target = crate::store::postgres::describe(&cfg.config);
+    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
+    let mut client = cfg.connect().map_err(pg_err)?;
     // The report reads schema 2's rollups; an older database says what to do rather than "no such function".
     let (has_schema, pending): (bool, bool) = client
         .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])

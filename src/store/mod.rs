@@ -1,7 +1,8 @@
 //! Storage: what a stored result looks like ([`Row`], [`Record`]), the one small [`Store`] trait each backend
 //! implements, and the writer thread (`writer.rs`) that batches, retries and spools (`handover.rs`: who owns a
 //! result between the engine, the writer and a rescue; `cache.rs`: Redis as the writer uses it). `history.rs` keeps
-//! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows.
+//! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows;
+//! `tls.rs` is how both stores speak TLS (Postgres' `sslmode`, `rediss://`).
 //!
 //! A store knows only its protocol. Batching, the spool, retries and the decision to go on without a store live
 //! in the writer.
@@ -14,6 +15,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod redis;
 pub mod spool;
+pub mod tls;
 pub mod writer;
 
 use std::net::IpAddr;

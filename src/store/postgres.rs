@@ -10,10 +10,11 @@ use std::time::Duration;
 use std::io::Write;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
 use uuid::Uuid;
 
 use super::history::{Maintained, Retention};
+use super::tls::PgConfig;
 use super::{system_time, Record, Row, Store, StoreError, SweepInfo};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -108,8 +109,9 @@ pub(crate) fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreEr
 impl Postgres {
     /// Connects (bounded by `timeout`), applies the schema and moves an older schema's rows in (see
     /// [`super::migrate`]; a migration another pinger is running is left to it).
-    pub fn connect(mut cfg: Config, timeout: Duration, keep: Retention) -> Result<Postgres, StoreError> {
-        let target = describe(&cfg);
+    pub fn connect(mut pg: PgConfig, timeout: Duration, keep: Retention) -> Result<Postgres, StoreError> {
+        let target = describe(&pg.config);
+        let cfg = &mut pg.config;
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(timeout);
         }
@@ -119,7 +121,11 @@ impl Postgres {
         cfg.tcp_user_timeout(timeout.max(Duration::from_secs(5)));
         let mut lanes = Vec::with_capacity(lanes());
         for _ in 0..lanes.capacity() {
-            let client = cfg.connect(NoTls).map_err(|e| classify(&target, "cannot connect", &e))?;
+            let client = pg.connect().map_err(|e| match pg.explain(&e) {
+                // A certificate that is not trusted may be replaced: spool and try again next run.
+                Some(why) => StoreError::Unavailable(format!("postgres {target}: cannot connect: {why}")),
+                None => classify(&target, "cannot connect", &e),
+            })?;
             lanes.push(Lane { client, buf: Vec::new() });
         }
         let client = &mut lanes[0].client;

@@ -29,7 +29,10 @@ pub fn describe(info: &ConnectionInfo) -> String {
 }
 
 fn unavailable(target: &str, what: &str, e: &redis::RedisError) -> StoreError {
-    let msg = format!("redis {target}: {what}: {e}");
+    let msg = match super::tls::explain_redis(e) {
+        Some(why) => format!("redis {target}: {what}: {why}"),
+        None => format!("redis {target}: {what}: {e}"),
+    };
     match e.kind() {
         redis::ErrorKind::AuthenticationFailed => StoreError::Refused(msg),
         _ => StoreError::Unavailable(msg),
@@ -46,6 +49,7 @@ impl Redis {
         timeout: Duration,
     ) -> Result<Redis, StoreError> {
         let target = describe(&info);
+        super::tls::install_provider();
         let client = Client::open(info.into_connection_info().map_err(|e| unavailable(&target, "bad address", &e))?)
             .map_err(|e| unavailable(&target, "bad address", &e))?;
         let conn =

@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod history;
 pub mod http;
 pub mod sim;
@@ -15,7 +16,7 @@ use serde_json::Value;
 pub const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
 
 /// Store settings pinger reads from the environment; tests start from none of them.
-pub const STORE_ENV: [&str; 12] = [
+pub const STORE_ENV: [&str; 13] = [
     "DATABASE_URL",
     "POSTGRES_HOST",
     "POSTGRES_PORT",
@@ -26,6 +27,7 @@ pub const STORE_ENV: [&str; 12] = [
     "REDIS_HOST",
     "REDIS_PORT",
     "REDIS_PASSWORD",
+    "REDIS_CA_CERT",
     "PINGER_SPOOL_DIR",
     "PGPASSWORD",
 ];

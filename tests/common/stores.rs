@@ -65,6 +65,9 @@ pub struct PgServer {
     fsync: bool,
     /// The network namespace the server runs in (its 127.0.0.1 is the namespace's own).
     netns: Option<String>,
+    /// TLS on, and only TLS accepted over TCP; listening on 127.0.0.1 and 127.0.0.2 (an address its
+    /// certificate does not name), connections logged.
+    tls: bool,
 }
 
 impl PgServer {
@@ -76,22 +79,31 @@ impl PgServer {
 
     /// As [`start`](Self::start); `fsync` on for benchmarks that must reflect a production server.
     pub fn start_with(tag: &str, fsync: bool) -> PgServer {
-        PgServer::start_full(tag, fsync, None)
+        PgServer::start_full(tag, fsync, None, None)
+    }
+
+    /// A server that accepts only TLS over TCP, with `certs`' server certificate.
+    pub fn start_tls(tag: &str, certs: &super::certs::Certs) -> PgServer {
+        PgServer::start_full(tag, false, None, Some(certs))
     }
 
     /// A server inside network namespace `netns`, for a pinger that sweeps inside it. Use [`query`](Self::query)
     /// (psql run inside the namespace); [`client`](Self::client) cannot reach it.
     pub fn start_in(tag: &str, netns: &str) -> PgServer {
-        PgServer::start_full(tag, false, Some(netns.to_string()))
+        PgServer::start_full(tag, false, Some(netns.to_string()), None)
     }
 
-    fn start_full(tag: &str, fsync: bool, netns: Option<String>) -> PgServer {
+    fn start_full(tag: &str, fsync: bool, netns: Option<String>, tls: Option<&super::certs::Certs>) -> PgServer {
         let bin = pg_bin();
         let dir = std::env::temp_dir().join(format!("pinger-pg-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("pg dir");
         let pwfile = dir.join("pw");
         std::fs::write(&pwfile, PG_PASSWORD).expect("pw file");
+        if let Some(c) = tls {
+            std::fs::copy(&c.server_cert, dir.join("server.pem")).expect("server cert");
+            std::fs::copy(&c.server_key, dir.join("server.key")).expect("server key");
+        }
         check(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir), "chown pg dir");
         check(
             as_postgres(&bin, "initdb")
@@ -101,19 +113,31 @@ impl PgServer {
                 .arg(&pwfile),
             "initdb",
         );
-        let pg = PgServer { dir, bin, port: free_port(), fsync, netns };
+        if tls.is_some() {
+            let hba = "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n\
+                       hostssl all all 127.0.0.2/32 scram-sha-256\n";
+            std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("pg_hba.conf");
+        }
+        let pg = PgServer { dir, bin, port: free_port(), fsync, netns, tls: tls.is_some() };
         pg.start_again();
         check(&mut pg.psql("postgres", "CREATE DATABASE pinger"), "create database");
         pg
     }
 
     pub fn start_again(&self) {
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
             self.port,
             self.dir.display(),
             if self.fsync { "on" } else { "off" }
         );
+        if self.tls {
+            let d = self.dir.display();
+            opts += &format!(
+                " -c listen_addresses=127.0.0.1,127.0.0.2 -c ssl=on -c ssl_cert_file={d}/server.pem \
+                 -c ssl_key_file={d}/server.key -c log_connections=on"
+            );
+        }
         check(
             as_postgres_in(self.netns.as_deref(), &self.bin, "pg_ctl")
                 .args(["-D"])
@@ -176,6 +200,11 @@ impl PgServer {
         c
     }
 
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
     /// Runs SQL in database `pinger` and returns its unaligned output.
     pub fn query(&self, sql: &str) -> String {
         check(&mut self.psql("pinger", sql), sql).trim().to_string()
@@ -228,17 +257,41 @@ impl Drop for PgServer {
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// TLS only, with a certificate this CA signed.
+    tls_ca: Option<PathBuf>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn();
+        RedisServer::start_full(None)
+    }
+
+    /// A server that speaks only TLS (`--tls-port`), with `certs`' server certificate.
+    pub fn start_tls(certs: &super::certs::Certs) -> RedisServer {
+        RedisServer::start_full(Some(certs))
+    }
+
+    fn start_full(tls: Option<&super::certs::Certs>) -> RedisServer {
+        let port = free_port().to_string();
+        let mut c = Command::new("redis-server");
+        c.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match tls {
+            None => c.args(["--port", &port]),
+            Some(t) => c
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no", "--tls-cert-file"])
+                .arg(&t.server_cert)
+                .arg("--tls-key-file")
+                .arg(&t.server_key)
+                .arg("--tls-ca-cert-file")
+                .arg(&t.ca),
+        };
+        let child = c.stdout(Stdio::null()).spawn();
         need(child.is_ok(), "redis-server is not installed");
-        let server = RedisServer { child: child.expect("redis-server"), port };
+        let server = RedisServer {
+            child: child.expect("redis-server"),
+            port: port.parse().unwrap_or_default(),
+            tls_ca: tls.map(|t| t.ca.clone()),
+        };
         let t = Instant::now();
         while server.cli(&["PING"]) != "PONG" {
             assert!(t.elapsed() < Duration::from_secs(20), "redis-server did not start");
@@ -248,13 +301,17 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls_ca.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// `redis-cli -p PORT ARGS...`, its output trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+        let mut c = Command::new("redis-cli");
+        if let Some(ca) = &self.tls_ca {
+            c.arg("--tls").arg("--cacert").arg(ca);
+        }
+        c.args(["-p", &self.port.to_string()])
             .args(args)
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
