@@ -4,8 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PINGER_ALLOW=${PINGER_ALLOW:-127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32}
+# Rust: Cargo.toml's rust-version or newer. Debian 13's cargo is new enough (installed when missing); Debian 12's
+# is too old: then say what to do before anything else starts.
+need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+export PATH="$PATH:$HOME/.cargo/bin${SUDO_USER:+:$(getent passwd "$SUDO_USER" | cut -d: -f6)/.cargo/bin}"
+new_enough() { [ "$(printf '%s\n%s\n' "$need" "$1" | sort -V | head -n1)" = "$need" ]; }
+if ! command -v cargo >/dev/null; then
+  candidate=$(apt-cache policy cargo 2>/dev/null | sed -n 's/^ *Candidate: \([0-9.]*\).*/\1/p')
+  if [ "$(id -u)" -eq 0 ] && [ -n "$candidate" ] && new_enough "$candidate"; then
+    echo "demo: installing Debian's cargo $candidate"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
+  else
+    echo "demo: pinger is built with Rust $need or newer, and there is no cargo here${candidate:+ (Debian's cargo package is $candidate, too old)}." >&2
+    echo "demo: install it with rustup (https://rustup.rs: curl --proto '=https' -sSf https://sh.rustup.rs | sh), then run make demo again." >&2
+    exit 1
+  fi
+fi
+have=$(cargo --version | cut -d' ' -f2)
+new_enough "$have" || { echo "demo: cargo $have is older than Rust $need, which pinger needs: rustup update (or rustup, see https://rustup.rs)" >&2; exit 1; }
 scripts/services.sh up
-cargo build --release -q
+echo "demo: building pinger (release; a minute or two the first time)"
+cargo build --release
 ./target/release/pinger 127.0.0.0/16 --rate 0 --format none --no-progress --spool-dir .services/spool
 rows=$(scripts/services.sh psql -Atc \
   "SELECT count(*) FROM pinger_data WHERE sweep_id = (SELECT id FROM sweeps ORDER BY started_at DESC LIMIT 1)")
