@@ -15,7 +15,7 @@ if ! command -v cargo >/dev/null; then
     echo "demo: installing Debian's cargo $candidate"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
   else
-    echo "demo: pinger is built with Rust $need or newer, and there is no cargo here${candidate:+ (Debian's cargo package is $candidate, too old)}." >&2
+    echo "demo: pinger is built with Rust $need or newer, and there is no cargo here${candidate:+ (the Debian cargo package here is $candidate, too old)}." >&2
     echo "demo: install it with rustup (https://rustup.rs: curl --proto '=https' -sSf https://sh.rustup.rs | sh), then run make demo again." >&2
     exit 1
   fi
