@@ -185,9 +185,7 @@ fn rows_for_a_day_without_a_partition_are_kept_then_moved_into_their_day() {
             .env("DATABASE_URL", pg.url()));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     };
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("schema.sql");
     // Checks written by another tool on both sides of a midnight no partition was made for (schema.sql makes
     // none; pinger makes them ahead): nothing may be refused.
     pg.query(
@@ -307,9 +305,7 @@ fn the_original_tools_table_is_migrated_without_losing_a_row() {
 fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row_twice() {
     need_root();
     let pg = PgServer::start("migrate-v1");
-    let v1 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema_v1.sql");
-    let applied = pg.psql("pinger", "").args(["-f", v1]).output().expect("psql");
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("tests/fixtures/schema_v1.sql");
     // 300 hosts every 2 minutes for 2 days: 432,000 checks, enough for the migration to be caught mid-way.
     pg.query(
         "INSERT INTO pinger_data (host, ping_timestamp, result, status, rtt_ms, rtt_min_ms, rtt_max_ms, sent, \
@@ -378,9 +374,7 @@ fn a_version_1_database_is_migrated_and_a_killed_migration_resumes_without_a_row
 fn a_version_2_database_keeps_every_rollup_when_its_hours_are_packed() {
     need_root();
     let pg = PgServer::start("migrate-v2");
-    let v2 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema_v2.sql");
-    let applied = pg.psql("pinger", "").args(["-f", v2]).output().expect("psql");
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("tests/fixtures/schema_v2.sql");
     // 50 hosts every 10 minutes for 3 days, rolled up by schema 2 into one row per host and hour.
     pg.query(
         "SELECT pinger_partition_for((now() AT TIME ZONE 'UTC')::date - k) FROM generate_series(-1, 4) k; \
@@ -427,9 +421,7 @@ fn a_version_2_database_keeps_every_rollup_when_its_hours_are_packed() {
 fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_checks_in_order() {
     need_root();
     let pg = PgServer::start("order");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("schema.sql");
     // 4 hosts x 60 checks 71 minutes apart over the last 3 days, up or down by a fixed pseudo-random pattern
     // (runs of failures of every length), inserted in a shuffled order, 1 to 7 checks per statement; half of
     // them after the hours are rolled up, so that both the close and the trigger's late path count them (the
@@ -481,9 +473,7 @@ fn checks_that_arrive_out_of_order_give_the_outages_and_rollups_of_the_same_chec
 fn a_report_on_a_host_never_swept_says_so_and_exits_3() {
     need_root();
     let pg = PgServer::start("nodata");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    let applied = pg.psql("pinger", "").args(["-f", schema]).output().expect("psql");
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("schema.sql");
     pg.query("INSERT INTO pinger_data (host, ping_timestamp, result) VALUES ('127.0.0.5', now(), true)");
     let out = run(pinger().args(["report", "127.9.9.9"]).env("DATABASE_URL", pg.url()));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

@@ -153,9 +153,7 @@ fn the_binary_with_only_cap_net_raw_sweeps_loopback_without_root() {
 fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
     need_root();
     let pg = PgServer::start("report");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
-    assert!(applied.status.success());
+    pg.apply("schema.sql");
     // .1: up, down, down, up, down (hours ago: 5..1); .2: always up; .3: down twice, 30 h ago (outside 24 h).
     let history = [(1, 5, true), (1, 4, false), (1, 3, false), (1, 2, true), (1, 1, false), (2, 5, true), (2, 1, true)];
     let mut values: Vec<String> =
@@ -196,9 +194,7 @@ fn pinger_report_gives_the_right_numbers_for_a_crafted_history() {
 fn pinger_report_prints_whatever_date_the_table_holds_even_1960_and_infinity() {
     need_root();
     let pg = PgServer::start("report-dates");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    let applied = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    pg.apply("schema.sql");
     // Rows another tool could write (the default partition takes any time): .7 down in 1960 and up at
     // 'infinity', an outage from one to the other; .8 down at '-infinity' and in 1960.
     pg.query(

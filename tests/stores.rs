@@ -118,8 +118,7 @@ fn postgres_killed_in_the_middle_of_a_copy_loses_nothing_and_doubles_nothing() {
     // already rolled up, so that every part COPYed also updates the rollups and the outage log: the killed part
     // and its replay must count nothing twice there either.
     let list = list_file("kill-list.txt", loopback(n).chain(["127.255.255.255".to_string()]));
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
-    assert!(pg.psql("pinger", "").args(["-f", schema]).status().unwrap().success());
+    pg.apply("schema.sql");
     close_all_hours(&pg);
     let mut child = pinger()
         .arg("--hosts-file")
@@ -221,10 +220,8 @@ fn a_postgres_that_stops_answering_mid_sweep_never_hangs_the_run_and_loses_nothi
 fn schema_applies_twice_and_the_views_report_a_crafted_history_right() {
     need_root();
     let pg = PgServer::start("views");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
     for _ in 0..2 {
-        let out = pg.psql("pinger", "").args(["-f", schema]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        pg.apply("schema.sql");
     }
     // Host .1: up, down, down, up, down (still down). Host .2: always up. Times are hours ago.
     let history = [(1, 5, true), (1, 4, false), (1, 3, false), (1, 2, true), (1, 1, false), (2, 5, true), (2, 1, true)];

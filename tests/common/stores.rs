@@ -200,6 +200,13 @@ impl PgServer {
         c
     }
 
+    /// Applies a SQL file of the repository (`schema.sql`, a fixture) to database `pinger`; it must succeed.
+    pub fn apply(&self, file: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let out = self.psql("pinger", "").arg("-f").arg(&path).output().expect("psql");
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
