@@ -7,10 +7,10 @@ use std::time::Duration;
 use redis::IntoConnectionInfo;
 
 use crate::cli::Cli;
-use crate::output::Format;
+use crate::output::{Format, Only, Show};
 use crate::probe::ProbeConfig;
 use crate::store::tls::{PgConfig, SslMode};
-use crate::targets::{parse_cidr_list, Cidr, Filter};
+use crate::targets::{parse_cidr_list, Cidr, Filter, Range};
 
 pub const DEFAULT_COUNT: usize = 1000;
 /// `--max-hosts`: 2^24, a /8. A sweep holds about 60 bytes a host (127.0.0.0/8 peaks near 1 GB), so this keeps a
@@ -196,7 +196,8 @@ pub struct Config {
     /// A larger target set is refused before it is expanded.
     pub max_hosts: usize,
     pub probe: ProbeConfig,
-    pub format: Format,
+    /// Per-host output: format, which hosts (-a, -u), order.
+    pub show: Show,
     pub filter: Filter,
     pub progress: bool,
     pub store: StoreConfig,
@@ -241,16 +242,70 @@ fn keep(flag: &str, value: Option<&str>, default: Duration, min: Duration) -> Re
     }
 }
 
+/// The command-line targets, checked: addresses, blocks, A-B ranges, host names; with `-g`, fping's range
+/// generator: `START END` becomes the range `START-END`, one block stays the block.
+fn targets_of(cli: &Cli) -> Result<Vec<String>, ConfigError> {
+    if cli.generate {
+        if cli.hosts_file.is_some() {
+            return Err(ConfigError("-g takes its range from the command line, not with --hosts-file/-f".into()));
+        }
+        return match &cli.targets[..] {
+            [start, end] => {
+                let ip = |s: &String| {
+                    s.parse::<std::net::IpAddr>()
+                        .map_err(|_| ConfigError(format!("-g START END takes two IP addresses, not {s:?}")))
+                };
+                let range = Range::new(ip(start)?, ip(end)?).map_err(|e| ConfigError(e.to_string()))?;
+                Ok(vec![range.to_string()])
+            }
+            [block] if block.contains('/') && block.parse::<Cidr>().is_ok() => Ok(vec![block.clone()]),
+            _ => Err(ConfigError(
+                "-g takes a range as START END (-g 127.0.0.1 127.0.0.20) or one CIDR block (-g 127.0.0.0/24)".into(),
+            )),
+        };
+    }
+    for t in &cli.targets {
+        if t.parse::<Cidr>().is_ok() || t.parse::<Range>().is_ok() || crate::targets::is_hostname(t) {
+            continue;
+        }
+        return Err(ConfigError(match t.parse::<Range>() {
+            Err(e @ (crate::targets::RangeError::Backwards(_) | crate::targets::RangeError::MixedFamilies(_))) => {
+                e.to_string()
+            }
+            _ => format!("not an IP address, CIDR block, range or host name: {t:?}"),
+        }));
+    }
+    Ok(cli.targets.clone())
+}
+
+/// The per-host output: `--format`, `-q` (no per-host lines), `-a`/`-u` (which hosts), `--in-order`.
+fn show_of(cli: &Cli) -> Result<Show, ConfigError> {
+    let format = match (cli.format.as_deref(), cli.quiet) {
+        (None, false) => Format::Table,
+        (None, true) | (Some("none"), true) => Format::None,
+        (Some(f), true) => {
+            return Err(ConfigError(format!("-q prints no per-host lines, --format {f} asks for them: give one")))
+        }
+        (Some(f), false) => f.parse().map_err(ConfigError)?,
+    };
+    let only = match (cli.alive, cli.unreachable) {
+        (false, false) => Only::All,
+        (true, false) => Only::Alive,
+        (false, true) => Only::NotAlive,
+        (true, true) => {
+            return Err(ConfigError(
+                "-a (alive only) and -u (unreachable only) together print every host: give one or neither".into(),
+            ))
+        }
+    };
+    Ok(Show { format, only, in_order: cli.in_order })
+}
+
 impl Config {
     /// Validates `cli` against the environment `env`.
     pub fn new(cli: Cli, env: &Env) -> Result<Config, ConfigError> {
         let allow_env = env.allow.as_deref();
-        for t in &cli.targets {
-            if t.parse::<Cidr>().is_err() && !crate::targets::is_hostname(t) {
-                return Err(ConfigError(format!("not an IP address, CIDR block or host name: {t:?}")));
-            }
-        }
-        let targets = cli.targets.clone();
+        let targets = targets_of(&cli)?;
         let url = crate::source::UrlConfig {
             url: crate::source::ListUrl::new(
                 cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.into()),
@@ -320,10 +375,7 @@ impl Config {
                 },
             },
         };
-        let format = match cli.format.as_deref() {
-            None => Format::Table,
-            Some(f) => f.parse().map_err(ConfigError)?,
-        };
+        let show = show_of(&cli)?;
         let every = match &cli.every {
             None => None,
             Some(d) => match humantime::parse_duration(d) {
@@ -353,7 +405,7 @@ impl Config {
                 interval: ms("interval", cli.interval, DEFAULT_INTERVAL_MS, 0)?,
                 rate: bounded("rate", cli.rate, DEFAULT_RATE, 0..=MAX_RATE, " probes/s")?,
             },
-            format,
+            show,
             filter,
             progress: !cli.no_progress,
             store,
