@@ -542,9 +542,14 @@ $$;
 -- pinger_daily, finished hours from pinger_hourly, the rest from raw rows; where raw rows are gone (retention)
 -- the window starts at the hour, where hourly rows are gone at the day. `only_host` (unless NULL) limits it to
 -- one host.
+-- Availability counts checks (a check is up when any of its probes was answered); loss_pct counts probes (sent,
+-- with sends the kernel refused, and received), as fping's loss. Schema 4 added sent, received and loss_pct at the
+-- end; a function's columns cannot change in place, hence the DROP (host_availability names its columns, so
+-- nothing depends on these).
+DROP FUNCTION IF EXISTS pinger_availability(timestamptz, inet);
 CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
 RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
-               last_status_change timestamptz, last_result boolean)
+               last_status_change timestamptz, last_result boolean, sent bigint, received bigint, loss_pct numeric)
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     st pinger_rollup_state;
@@ -572,18 +577,20 @@ BEGIN
     RETURN QUERY
     WITH parts AS (
         SELECT r.host, count(*) AS checks, count(*) FILTER (WHERE NOT r.result) AS failures,
-               max(r.ping_timestamp) AS last_at, max(r.ping_timestamp) FILTER (WHERE r.result) AS last_up_at
+               max(r.ping_timestamp) AS last_at, max(r.ping_timestamp) FILTER (WHERE r.result) AS last_up_at,
+               sum(coalesce(r.sent, 1)) AS sent, sum(coalesce(r.received, r.result::int)) AS received
         FROM pinger_data r
         WHERE r.ping_timestamp >= a AND r.ping_timestamp < h1 AND (only_host IS NULL OR r.host = only_host)
         GROUP BY r.host
         UNION ALL
         SELECT r.host, count(*), count(*) FILTER (WHERE NOT r.result), max(r.ping_timestamp),
-               max(r.ping_timestamp) FILTER (WHERE r.result)
+               max(r.ping_timestamp) FILTER (WHERE r.result), sum(coalesce(r.sent, 1)),
+               sum(coalesce(r.received, r.result::int))
         FROM pinger_data r
         WHERE r.ping_timestamp >= greatest(st.rolled_until, a) AND (only_host IS NULL OR r.host = only_host)
         GROUP BY r.host
         UNION ALL
-        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
+        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent), sum(r.received)
         FROM pinger_hours r
         WHERE ((r.hour >= h1 AND r.hour < d1) OR (r.hour >= d2 AND r.hour < st.rolled_until))
           AND (only_host IS NULL OR r.host = only_host)
@@ -593,12 +600,13 @@ BEGIN
         -- one) is in that part when it is not before h1.
         SELECT p.host, (SELECT sum(x) FROM unnest(p.counts[k + 1:24]) x),
                (SELECT sum(x) FROM unnest(p.counts[25 + k:48]) x),
-               CASE WHEN d.last_at >= h1 THEN d.last_at END, CASE WHEN d.last_up_at >= h1 THEN d.last_up_at END
+               CASE WHEN d.last_at >= h1 THEN d.last_at END, CASE WHEN d.last_up_at >= h1 THEN d.last_up_at END,
+               (SELECT sum(x) FROM unnest(p.counts[49 + k:72]) x), (SELECT sum(x) FROM unnest(p.counts[73 + k:96]) x)
         FROM pinger_hours_packed p JOIN pinger_daily d ON d.host = p.host AND d.day = p.day
         WHERE h1 < d1 AND d1 <= date_trunc('day', st.rolled_until, 'UTC')
           AND p.day = (h1 AT TIME ZONE 'UTC')::date AND (only_host IS NULL OR p.host = only_host)
         UNION ALL
-        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at)
+        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent), sum(r.received)
         FROM pinger_daily r
         WHERE r.day >= (d1 AT TIME ZONE 'UTC')::date AND r.day < (d2 AT TIME ZONE 'UTC')::date
           AND (only_host IS NULL OR r.host = only_host)
@@ -606,7 +614,8 @@ BEGIN
     ),
     hosts AS (
         SELECT p.host, sum(p.checks)::bigint AS checks, sum(p.failures)::bigint AS failures,
-               max(p.last_at) AS last_at, max(p.last_up_at) AS last_up_at
+               max(p.last_at) AS last_at, max(p.last_up_at) AS last_up_at, sum(p.sent)::bigint AS sent,
+               sum(p.received)::bigint AS received
         FROM parts p GROUP BY p.host
     )
     -- A status change is the start or the end of an outage (a host whose first check failed changed from
@@ -615,7 +624,8 @@ BEGIN
            (SELECT max(greatest(CASE WHEN o.started_at >= a THEN o.started_at END,
                                 CASE WHEN o.ended_at >= a THEN o.ended_at END))
             FROM pinger_outages o WHERE o.host = h.host AND (o.ended_at IS NULL OR o.ended_at >= a)),
-           h.last_up_at IS NOT NULL AND h.last_up_at >= h.last_at
+           h.last_up_at IS NOT NULL AND h.last_up_at >= h.last_at,
+           h.sent, h.received, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2)
     FROM hosts h
     WHERE h.checks > 0;
 END
@@ -625,7 +635,10 @@ $$;
 CREATE OR REPLACE FUNCTION host_availability(since timestamptz)
 RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
                last_status_change timestamptz, last_result boolean)
-LANGUAGE sql STABLE AS $$ SELECT * FROM pinger_availability(since, NULL) $$;
+LANGUAGE sql STABLE AS $$
+    SELECT a.host, a.checks, a.failures, a.availability_pct, a.last_alive, a.last_status_change, a.last_result
+    FROM pinger_availability(since, NULL) a
+$$;
 
 CREATE OR REPLACE VIEW host_availability_24h AS SELECT * FROM host_availability(now() - interval '24 hours');
 CREATE OR REPLACE VIEW host_availability_7d AS SELECT * FROM host_availability(now() - interval '7 days');
@@ -671,16 +684,18 @@ CREATE OR REPLACE VIEW pinger_hourly AS
     ) r
     GROUP BY r.host, r.hour, r.day;
 
--- The hourly rollups with the figures people read (availability, mean RTT), for Adminer.
+-- The hourly rollups with the figures people read (availability, mean RTT, loss), for Adminer. Availability
+-- counts checks (up when any probe of the check was answered), loss_pct probes (refused sends are lost ones).
+-- loss_pct is the last column: schema 4 added it, and a view can only grow at its end.
 CREATE OR REPLACE VIEW host_hourly AS
     SELECT h.host, h.hour, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2) AS availability_pct,
            h.sent, h.received, h.duplicates, h.rtt_min_ms, h.rtt_sum_ms / nullif(h.rtt_count, 0) AS rtt_avg_ms,
-           h.rtt_max_ms, h.rtt_hist, h.day
+           h.rtt_max_ms, h.rtt_hist, h.day, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2) AS loss_pct
     FROM pinger_hourly h;
 CREATE OR REPLACE VIEW host_daily AS
     SELECT d.host, d.day, d.checks, d.failures, round(100.0 * (d.checks - d.failures) / d.checks, 2) AS availability_pct,
            d.sent, d.received, d.duplicates, d.rtt_min_ms, d.rtt_sum_ms / nullif(d.rtt_count, 0) AS rtt_avg_ms,
-           d.rtt_max_ms, d.rtt_hist
+           d.rtt_max_ms, d.rtt_hist, round(100.0 * (d.sent - d.received) / nullif(d.sent, 0), 2) AS loss_pct
     FROM pinger_daily d;
 
 -- For the migration of the original tool's text hosts: NULL where the text is not an address.
@@ -700,4 +715,4 @@ DO $$ BEGIN PERFORM pinger_pack_hours('-infinity', date_trunc('day', rolled_unti
 -- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
 DELETE FROM pinger_schema;
-INSERT INTO pinger_schema (version) VALUES (3);
+INSERT INTO pinger_schema (version) VALUES (4);

@@ -32,6 +32,7 @@ fn rows(n: usize) -> Vec<Row> {
                 host: IpAddr::V4(Ipv4Addr::from(0x7f00_0001 + i as u32)),
                 status: if i % 10 == 0 { Status::Timeout } else { Status::Alive },
                 sent: 1,
+                refused: 0,
                 received: u16::from(i % 10 != 0),
                 duplicates: 0,
                 late: 0,

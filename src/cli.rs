@@ -5,15 +5,20 @@ use argh::FromArgs;
 /// Sweep hosts with ICMP echo from one raw socket and report each host once: alive (with its round-trip time),
 /// timeout or unreachable.
 ///
-/// Targets are IP addresses and CIDR blocks on the command line and/or a host list (--hosts-file).
+/// Targets are IP addresses, CIDR blocks and A-B ranges on the command line and/or a host list (--hosts-file).
+/// The short letters are fping's, with fping's meaning (-c -p -t -f -g -a -u -q).
 ///
 /// Other commands: `pinger report` (availability and outages from Postgres) and `pinger migrate` (bring the
 /// database to the current schema); each has its own --help.
 #[derive(FromArgs, Debug, Default, PartialEq)]
 pub struct Cli {
-    /// addresses, CIDR blocks and host names to probe (e.g. 127.0.0.0/16)
+    /// addresses, CIDR blocks, ranges (127.0.0.10-127.0.0.20) and host names to probe (e.g. 127.0.0.0/16)
     #[argh(positional)]
     pub targets: Vec<String>,
+
+    /// as fping -g: the targets are one range, START END (two addresses) or one CIDR block
+    #[argh(switch, short = 'g')]
+    pub generate: bool,
 
     /// host list: one address or CIDR block per line, '#' comments ('-' reads stdin)
     #[argh(option, short = 'f')]
@@ -47,7 +52,7 @@ pub struct Cli {
 
     /// hosts to take from the list, in list order (default 1000 for a list, all for command-line targets;
     /// 0 = all; at most 4294967295)
-    #[argh(option, short = 'n', from_str_fn(whole_usize))]
+    #[argh(option, from_str_fn(whole_usize))]
     pub count: Option<usize>,
 
     /// refuse, before probing anything, a sweep of more hosts than this (default 16777216, a /8, about 1 GB of
@@ -59,22 +64,38 @@ pub struct Cli {
     #[argh(option, short = 't', from_str_fn(millis))]
     pub timeout: Option<u64>,
 
-    /// echo requests per host (default 1)
-    #[argh(option, short = 'p', from_str_fn(whole_u16))]
+    /// echo requests per host, as fping -c (default 1)
+    #[argh(option, short = 'c', from_str_fn(whole_u16))]
     pub probes: Option<u16>,
 
-    /// milliseconds between the probes of one host (default 1000; 0 to 3600000)
-    #[argh(option, short = 'i', from_str_fn(millis))]
+    /// milliseconds between the probes of one host, as fping -p (default 1000; 0 to 3600000)
+    #[argh(option, short = 'p', from_str_fn(millis))]
     pub interval: Option<u64>,
 
     /// probes per second over the whole sweep (default 10000; 0 = as fast as the machine goes; at most
     /// 10000000)
-    #[argh(option, short = 'r', from_str_fn(whole_u32))]
+    #[argh(option, from_str_fn(whole_u32))]
     pub rate: Option<u32>,
 
     /// per-host output on stdout: table, json (JSON Lines) or none (default table)
     #[argh(option)]
     pub format: Option<String>,
+
+    /// print only the hosts that are alive, as fping -a
+    #[argh(switch, short = 'a')]
+    pub alive: bool,
+
+    /// print only the hosts that are not (timeout or unreachable), as fping -u
+    #[argh(switch, short = 'u')]
+    pub unreachable: bool,
+
+    /// no per-host output, only the summary on stderr, as fping -q
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// print the hosts in the order of the input (default: as each becomes final, fastest first)
+    #[argh(switch)]
+    pub in_order: bool,
 
     /// results go to the terminal only, not to Redis or Postgres
     #[argh(switch)]
@@ -199,6 +220,19 @@ fn seconds(s: &str) -> Result<u64, String> {
         Ok(d) if d.subsec_nanos() == 0 => Ok(d.as_secs()),
         Ok(_) => Err(format!("takes whole seconds, not {s:?}")),
         Err(_) => Err(format!("expects seconds like 30, or a duration like 30s or 5m, not {s:?}")),
+    })
+}
+
+/// What pinger calls the short flag `arg` that fping has and pinger does not (or not with fping's meaning), for
+/// the line after argh's "Unrecognized argument".
+pub fn fping_letter_hint(arg: &str) -> Option<&'static str> {
+    Some(match arg {
+        "-r" => "-r is fping's retries (pinger sends --probes/-c probes and does not retry); pinger's rate is --rate",
+        "-n" => "-n is fping's show-names; pinger's number of hosts to take is --count",
+        "-i" => "-i is fping's interval between any two packets; pinger's is --rate (packets per second)",
+        "-s" => "pinger always prints fping -s's summary (on stderr)",
+        "-e" => "pinger always shows the round-trip time",
+        _ => return None,
     })
 }
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use redis::IntoConnectionInfo;
 
 use crate::cli::Cli;
-use crate::output::Format;
+use crate::output::{Format, Only, Show};
 use crate::probe::ProbeConfig;
 use crate::store::tls::{PgConfig, SslMode};
-use crate::targets::{parse_cidr_list, Cidr, Filter};
+use crate::targets::{parse_cidr_list, Cidr, Filter, Range};
 
 pub const DEFAULT_COUNT: usize = 1000;
 /// `--max-hosts`: 2^24, a /8. A sweep holds about 60 bytes a host (127.0.0.0/8 peaks near 1 GB), so this keeps a
@@ -196,7 +196,8 @@ pub struct Config {
     /// A larger target set is refused before it is expanded.
     pub max_hosts: usize,
     pub probe: ProbeConfig,
-    pub format: Format,
+    /// Per-host output: format, which hosts (-a, -u), order.
+    pub show: Show,
     pub filter: Filter,
     pub progress: bool,
     pub store: StoreConfig,
@@ -241,16 +242,70 @@ fn keep(flag: &str, value: Option<&str>, default: Duration, min: Duration) -> Re
     }
 }
 
+/// The command-line targets, checked: addresses, blocks, A-B ranges, host names; with `-g`, fping's range
+/// generator: `START END` becomes the range `START-END`, one block stays the block.
+fn targets_of(cli: &Cli) -> Result<Vec<String>, ConfigError> {
+    if cli.generate {
+        if cli.hosts_file.is_some() {
+            return Err(ConfigError("-g takes its range from the command line, not with --hosts-file/-f".into()));
+        }
+        return match &cli.targets[..] {
+            [start, end] => {
+                let ip = |s: &String| {
+                    s.parse::<std::net::IpAddr>()
+                        .map_err(|_| ConfigError(format!("-g START END takes two IP addresses, not {s:?}")))
+                };
+                let range = Range::new(ip(start)?, ip(end)?).map_err(|e| ConfigError(e.to_string()))?;
+                Ok(vec![range.to_string()])
+            }
+            [block] if block.contains('/') && block.parse::<Cidr>().is_ok() => Ok(vec![block.clone()]),
+            _ => Err(ConfigError(
+                "-g takes a range as START END (-g 127.0.0.1 127.0.0.20) or one CIDR block (-g 127.0.0.0/24)".into(),
+            )),
+        };
+    }
+    for t in &cli.targets {
+        if t.parse::<Cidr>().is_ok() || t.parse::<Range>().is_ok() || crate::targets::is_hostname(t) {
+            continue;
+        }
+        return Err(ConfigError(match t.parse::<Range>() {
+            Err(e @ (crate::targets::RangeError::Backwards(_) | crate::targets::RangeError::MixedFamilies(_))) => {
+                e.to_string()
+            }
+            _ => format!("not an IP address, CIDR block, range or host name: {t:?}"),
+        }));
+    }
+    Ok(cli.targets.clone())
+}
+
+/// The per-host output: `--format`, `-q` (no per-host lines), `-a`/`-u` (which hosts), `--in-order`.
+fn show_of(cli: &Cli) -> Result<Show, ConfigError> {
+    let format = match (cli.format.as_deref(), cli.quiet) {
+        (None, false) => Format::Table,
+        (None, true) | (Some("none"), true) => Format::None,
+        (Some(f), true) => {
+            return Err(ConfigError(format!("-q prints no per-host lines, --format {f} asks for them: give one")))
+        }
+        (Some(f), false) => f.parse().map_err(ConfigError)?,
+    };
+    let only = match (cli.alive, cli.unreachable) {
+        (false, false) => Only::All,
+        (true, false) => Only::Alive,
+        (false, true) => Only::NotAlive,
+        (true, true) => {
+            return Err(ConfigError(
+                "-a (alive only) and -u (unreachable only) together print every host: give one or neither".into(),
+            ))
+        }
+    };
+    Ok(Show { format, only, in_order: cli.in_order })
+}
+
 impl Config {
     /// Validates `cli` against the environment `env`.
     pub fn new(cli: Cli, env: &Env) -> Result<Config, ConfigError> {
         let allow_env = env.allow.as_deref();
-        for t in &cli.targets {
-            if t.parse::<Cidr>().is_err() && !crate::targets::is_hostname(t) {
-                return Err(ConfigError(format!("not an IP address, CIDR block or host name: {t:?}")));
-            }
-        }
-        let targets = cli.targets.clone();
+        let targets = targets_of(&cli)?;
         let url = crate::source::UrlConfig {
             url: crate::source::ListUrl::new(
                 cli.hosts_url.clone().unwrap_or_else(|| crate::source::DEFAULT_URL.into()),
@@ -320,10 +375,7 @@ impl Config {
                 },
             },
         };
-        let format = match cli.format.as_deref() {
-            None => Format::Table,
-            Some(f) => f.parse().map_err(ConfigError)?,
-        };
+        let show = show_of(&cli)?;
         let every = match &cli.every {
             None => None,
             Some(d) => match humantime::parse_duration(d) {
@@ -353,7 +405,7 @@ impl Config {
                 interval: ms("interval", cli.interval, DEFAULT_INTERVAL_MS, 0)?,
                 rate: bounded("rate", cli.rate, DEFAULT_RATE, 0..=MAX_RATE, " probes/s")?,
             },
-            format,
+            show,
             filter,
             progress: !cli.no_progress,
             store,
@@ -362,98 +414,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cli(targets: &[&str]) -> Cli {
-        Cli { targets: targets.iter().map(|s| s.to_string()).collect(), ..Cli::default() }
-    }
-
-    #[test]
-    fn defaults_are_the_documented_ones() {
-        let c = Config::new(cli(&["127.0.0.1"]), &Env::default()).unwrap();
-        assert_eq!(c.probe.timeout, Duration::from_millis(2000));
-        assert_eq!((c.probe.probes, c.probe.rate, c.count), (1, 10_000, None));
-        assert_eq!(c.max_hosts, 16_777_216);
-        let f = Config::new(Cli { hosts_file: Some("list".into()), ..Cli::default() }, &Env::default()).unwrap();
-        assert_eq!(f.count, Some(1000));
-    }
-
-    #[test]
-    fn bad_values_are_clear_errors() {
-        let err = |c: Cli, allow: Option<&str>| {
-            Config::new(c, &Env { allow: allow.map(String::from), ..Env::default() }).unwrap_err().0
-        };
-        assert!(err(cli(&["127.0.0.1/40"]), None).contains("127.0.0.1/40"));
-        assert!(err(cli(&["not a host"]), None).contains("not a host"));
-        assert!(err(Cli { timeout: Some(0), ..cli(&["127.0.0.1"]) }, None).contains("--timeout"));
-        assert!(err(Cli { probes: Some(0), ..cli(&["127.0.0.1"]) }, None).contains("--probes"));
-        assert!(err(Cli { format: Some("xml".into()), ..cli(&["127.0.0.1"]) }, None).contains("xml"));
-        assert!(err(cli(&["127.0.0.1"]), Some("127.0.0.0/8,nonsense")).contains("PINGER_ALLOW"));
-    }
-
-    #[test]
-    fn every_number_out_of_its_range_is_an_error_naming_the_flag_and_the_range() {
-        let t = || cli(&["127.0.0.1"]);
-        let cases: Vec<(&str, &str, Cli)> = vec![
-            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(u64::MAX), ..t() }),
-            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(3601), ..t() }),
-            ("--store-timeout", "1 and 3600", Cli { store_timeout: Some(0), ..t() }),
-            ("--fetch-timeout", "1 and 3600", Cli { fetch_timeout: Some(u64::MAX), ..t() }),
-            ("--fetch-timeout", "1 and 3600", Cli { fetch_timeout: Some(0), ..t() }),
-            ("--resolve-timeout", "1 and 3600", Cli { resolve_timeout: Some(u64::MAX), ..t() }),
-            ("--resolve-timeout", "1 and 3600", Cli { resolve_timeout: Some(0), ..t() }),
-            ("--redis-ttl", "0 and 31536000", Cli { redis_ttl: Some(u64::MAX), ..t() }),
-            ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(u64::MAX), ..t() }),
-            ("--max-list-bytes", "1 and 1073741824", Cli { max_list_bytes: Some(0), ..t() }),
-            ("--count", "0 and 4294967295", Cli { count: Some(usize::MAX), ..t() }),
-            ("--max-hosts", "1 and 4294967295", Cli { max_hosts: Some(usize::MAX), ..t() }),
-            ("--max-hosts", "1 and 4294967295", Cli { max_hosts: Some(0), ..t() }),
-            ("--rate", "0 and 10000000", Cli { rate: Some(u32::MAX), ..t() }),
-            ("--timeout", "1 and 3600000", Cli { timeout: Some(u64::MAX), ..t() }),
-            ("--interval", "0 and 3600000", Cli { interval: Some(u64::MAX), ..t() }),
-        ];
-        for (flag, range, c) in cases {
-            let e = Config::new(c, &Env::default()).unwrap_err().0;
-            assert!(e.starts_with(&format!("{flag} must be between {range}")), "{flag}: {e}");
-        }
-        // The bounds themselves are allowed.
-        let edge = Cli {
-            store_timeout: Some(3600),
-            fetch_timeout: Some(3600),
-            resolve_timeout: Some(1),
-            redis_ttl: Some(31_536_000),
-            max_list_bytes: Some(1 << 30),
-            count: Some(4_294_967_295),
-            rate: Some(10_000_000),
-            ..t()
-        };
-        let c = Config::new(edge, &Env::default()).unwrap();
-        assert_eq!((c.store.timeout, c.url.timeout), (Duration::from_secs(3600), Duration::from_secs(3600)));
-        assert_eq!((c.store.redis_ttl, c.count, c.probe.rate), (Some(31_536_000), Some(4_294_967_295), 10_000_000));
-    }
-
-    #[test]
-    fn stores_come_from_flags_env_or_dotenv_parts_and_never_echo_a_password() {
-        let env = Env {
-            postgres_host: Some("db.internal".into()),
-            postgres_user: Some("pinger".into()),
-            postgres_password: Some("s3cret-pw".into()),
-            postgres_db: Some("pings".into()),
-            redis_host: Some("cache.internal".into()),
-            redis_port: Some("6380".into()),
-            ..Env::default()
-        };
-        let c = Config::new(cli(&["127.0.0.1"]), &env).unwrap();
-        let pg = &c.store.postgres.as_ref().unwrap().config;
-        assert_eq!((pg.get_dbname(), pg.get_user()), (Some("pings"), Some("pinger")));
-        assert_eq!(c.store.redis.as_ref().unwrap().addr().to_string(), "cache.internal:6380");
-        assert_eq!(c.store.redis_ttl, Some(86_400));
-        let off = Config::new(Cli { no_store: true, ..cli(&["127.0.0.1"]) }, &env).unwrap();
-        assert!(!off.store.any());
-        assert!(!Config::new(cli(&["127.0.0.1"]), &Env::default()).unwrap().store.any());
-        let bad = Env { database_url: Some("postgres://u:s3cret-pw@host:notaport/db".into()), ..Env::default() };
-        let e = Config::new(cli(&["127.0.0.1"]), &bad).unwrap_err().0;
-        assert!(e.contains("DATABASE_URL") && !e.contains("s3cret"), "{e}");
-    }
-}
+mod tests;

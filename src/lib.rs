@@ -36,7 +36,7 @@ pub mod wire;
 
 use std::io::{self, Write};
 
-use outcome::Stats;
+use outcome::{RttTotals, Stats};
 pub use sweep::{collect_targets, install_signal_handlers, run, run_every, STOP};
 use targets::ListReport;
 
@@ -98,6 +98,8 @@ pub struct Summary {
     /// Where the host list came from (and why, when it was a fallback).
     pub origin: String,
     pub stats: Stats,
+    /// Round-trip times over every reply of the alive hosts.
+    pub rtt: RttTotals,
     pub wall: std::time::Duration,
     /// From start to the last verdict: the sweep itself, without waiting for the stores.
     pub swept: std::time::Duration,
@@ -170,6 +172,18 @@ pub fn print_summary(s: &Summary) {
             st.send_deferred,
             st.send_failed,
         );
+        if let (Some(min), Some(avg), Some(max)) = (s.rtt.min, s.rtt.avg(), s.rtt.max) {
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            let _ = writeln!(
+                e,
+                "pinger: round trip min/avg/max {:.3}/{:.3}/{:.3} ms over {} replies from {} alive hosts",
+                ms(min),
+                ms(avg),
+                ms(max),
+                s.rtt.replies,
+                s.alive,
+            );
+        }
         let _ = writeln!(
             e,
             "pinger: wall {:.3} s (sweep {:.3} s), {:.0} packets/s; receive buffer {} bytes{}",

@@ -13,6 +13,9 @@ fn parse<T: argh::FromArgs>(command: &[&str], args: &[&str]) -> Result<T, ExitCo
             ExitCode::SUCCESS
         } else {
             eprintln!("{}", early.output.trim_end());
+            if let Some(hint) = args.iter().find_map(|a| pinger::cli::fping_letter_hint(a)) {
+                eprintln!("{hint}");
+            }
             eprintln!("Run {} --help for more information.", command.join(" "));
             ExitCode::from(2)
         }

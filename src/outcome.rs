@@ -53,7 +53,10 @@ pub struct Rtt {
 pub struct HostResult {
     pub host: IpAddr,
     pub status: Status,
+    /// Probes sent, counting those the kernel refused (`refused`) as sent and lost.
     pub sent: u16,
+    /// Sends the kernel refused (no route, a local firewall rule): included in `sent`, never answered.
+    pub refused: u16,
     pub received: u16,
     /// Extra copies of replies already credited.
     pub duplicates: u16,
@@ -63,6 +66,44 @@ pub struct HostResult {
     pub error: Option<ProbeError>,
     /// When the verdict became final, on the driver's timeline.
     pub finished_at: Time,
+}
+
+impl HostResult {
+    /// Probes lost, in percent of those sent (0 to 100; 0 when none was sent), as fping shows it. A refused send
+    /// is a lost probe.
+    pub fn loss_pct(&self) -> f64 {
+        match self.sent {
+            0 => 0.0,
+            s => 100.0 * f64::from(s.saturating_sub(self.received)) / f64::from(s),
+        }
+    }
+}
+
+/// Round-trip times over every reply of a sweep (fping -s's min/avg/max), from the alive hosts' results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RttTotals {
+    /// Replies credited.
+    pub replies: u64,
+    pub sum_ns: u128,
+    pub min: Option<Duration>,
+    pub max: Option<Duration>,
+}
+
+impl RttTotals {
+    pub fn add(&mut self, r: &HostResult) {
+        let Some(t) = r.rtt else { return };
+        // A host's average times its replies gives back its sum (to within a nanosecond per reply).
+        self.sum_ns += t.avg.as_nanos() * u128::from(r.received);
+        self.replies += u64::from(r.received);
+        self.min = Some(self.min.map_or(t.min, |m| m.min(t.min)));
+        self.max = Some(self.max.map_or(t.max, |m| m.max(t.max)));
+    }
+
+    /// The mean over every reply (not the mean of the hosts' means).
+    pub fn avg(&self) -> Option<Duration> {
+        let ns = self.sum_ns.checked_div(u128::from(self.replies))?;
+        Some(Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
+    }
 }
 
 /// Packet-level counters of one sweep. Every received packet lands in exactly one of the `rx_*` counters.
@@ -87,7 +128,7 @@ pub struct Stats {
     pub ip_options: u64,
     /// Sends the kernel pushed back on (EAGAIN/ENOBUFS); each was retried.
     pub send_deferred: u64,
-    /// Sends the kernel refused outright (the host is reported unreachable).
+    /// Sends the kernel refused outright (counted in the host's `sent` and `refused`, not in [`Stats::sent`]).
     pub send_failed: u64,
 }
 

@@ -35,6 +35,35 @@ impl FromStr for Format {
     }
 }
 
+/// Which hosts get a line (fping's -a and -u); the summary and the stores see every host whatever this says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Only {
+    All,
+    /// `-a`: hosts that answered.
+    Alive,
+    /// `-u`: hosts that did not (timeout or unreachable), as fping's "unreachable" means both.
+    NotAlive,
+}
+
+/// What the per-host output shows, and in which order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Show {
+    pub format: Format,
+    pub only: Only,
+    /// Lines in the order of the input (`--in-order`) rather than as each host becomes final.
+    pub in_order: bool,
+}
+
+impl Only {
+    fn admits(self, status: Status) -> bool {
+        match self {
+            Only::All => true,
+            Only::Alive => status == Status::Alive,
+            Only::NotAlive => status != Status::Alive,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct JsonError {
     kind: &'static str,
@@ -57,6 +86,10 @@ struct JsonLine {
     rtt_ms: Option<f64>,
     sent: u16,
     received: u16,
+    /// Lost probes in percent of `sent` (0 to 100), refused sends included.
+    loss_pct: f64,
+    /// Sends the kernel refused (no route, a local firewall rule): counted in `sent` and lost.
+    refused: u16,
     rtt_min_ms: Option<f64>,
     rtt_max_ms: Option<f64>,
     duplicates: u16,
@@ -73,6 +106,8 @@ fn json_line(r: &HostResult, at: String) -> JsonLine {
         rtt_ms: r.rtt.map(|t| ms(t.avg)),
         sent: r.sent,
         received: r.received,
+        loss_pct: (r.loss_pct() * 100.0).round() / 100.0,
+        refused: r.refused,
         rtt_min_ms: r.rtt.map(|t| ms(t.min)),
         rtt_max_ms: r.rtt.map(|t| ms(t.max)),
         duplicates: r.duplicates,
@@ -111,18 +146,23 @@ fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResu
             let rtt = |f: fn(&crate::outcome::Rtt) -> Duration| {
                 r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))))
             };
-            let detail = match r.error {
+            let mut detail = match r.error {
                 Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
                 Some(e) => e.describe(),
                 None if r.late > 0 => format!("{} late replies", r.late),
                 None => String::new(),
             };
+            if r.refused > 0 {
+                let sep = if detail.is_empty() { "" } else { "; " };
+                detail = format!("{} sends refused{sep}{detail}", r.refused);
+            }
             let line = format!(
-                "{:<width$}  {:<11}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
+                "{:<width$}  {:<11}  {:>4}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
                 r.host.to_string(),
                 r.status.as_str(),
                 r.sent,
                 r.received,
+                format!("{:.0}%", r.loss_pct()),
                 rtt(|t| t.avg),
                 rtt(|t| t.min),
                 rtt(|t| t.max),
@@ -137,8 +177,8 @@ fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResu
 fn write_header(out: &mut impl Write, width: usize) -> io::Result<()> {
     writeln!(
         out,
-        "{:<width$}  {:<11}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  DETAIL",
-        "HOST", "STATUS", "SENT", "RECV", "AVG_MS", "MIN_MS", "MAX_MS", "DUP"
+        "{:<width$}  {:<11}  {:>4}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  DETAIL",
+        "HOST", "STATUS", "SENT", "RECV", "LOSS", "AVG_MS", "MIN_MS", "MAX_MS", "DUP"
     )
 }
 
@@ -173,8 +213,18 @@ impl Printer {
 }
 
 /// Starts the thread that prints results.
-/// `unix_offset_ns` turns a result's `finished_at` into Unix time for the `at` field.
-pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool, unix_offset_ns: i128) -> Printer {
+/// `unix_offset_ns` turns a result's `finished_at` into Unix time for the `at` field. `input_order`, the hosts
+/// in the order of the input, is given with `--in-order` (`show.in_order`).
+pub fn spawn(
+    show: Show,
+    total: usize,
+    input_order: Option<&[IpAddr]>,
+    ipv6: bool,
+    progress: bool,
+    unix_offset_ns: i128,
+) -> Printer {
+    let format = show.format;
+    let order = input_order.map(InOrder::new);
     let (tx, rx) = crossbeam_channel::bounded::<Vec<HostResult>>(1024);
     let (spare_tx, spare) = crossbeam_channel::bounded(1024);
     let stdout_tty = io::stdout().is_terminal();
@@ -182,20 +232,86 @@ pub fn spawn(format: Format, total: usize, ipv6: bool, progress: bool, unix_offs
     let show_bar = progress && io::stderr().is_terminal() && !(stdout_tty && format == Format::Table);
     let handle = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || print_all(rx, spare_tx, format, total, if ipv6 { 39 } else { 15 }, show_bar, unix_offset_ns))
+        .spawn(move || {
+            let width = if ipv6 { 39 } else { 15 };
+            print_all(
+                rx,
+                spare_tx,
+                Lines { format, only: show.only, width, offset: unix_offset_ns },
+                order,
+                total,
+                show_bar,
+            )
+        })
         .expect("spawning the output thread");
     Printer { tx, spare, handle }
+}
+
+/// How each line is written.
+struct Lines {
+    format: Format,
+    only: Only,
+    width: usize,
+    offset: i128,
+}
+
+impl Lines {
+    fn write(&self, out: &mut impl Write, r: &HostResult, report: &mut OutputReport) {
+        if report.broken.is_none() && self.only.admits(r.status) {
+            match write_result(out, self.format, self.width, r, self.offset) {
+                Ok(()) => report.written += 1,
+                Err(e) => report.broken = Some(e),
+            }
+        }
+    }
+}
+
+/// `--in-order`: results wait until every host before them in the input has been printed. Costs a slot per host
+/// (only when asked for); a host that never became final (a signal) is skipped at the end.
+struct InOrder {
+    rank: std::collections::HashMap<IpAddr, usize>,
+    held: Vec<Option<HostResult>>,
+    next: usize,
+}
+
+impl InOrder {
+    fn new(input: &[IpAddr]) -> InOrder {
+        InOrder {
+            rank: input.iter().enumerate().map(|(i, ip)| (*ip, i)).collect(),
+            held: vec![None; input.len()],
+            next: 0,
+        }
+    }
+
+    /// Holds `r`, then hands over every result whose turn has come.
+    fn push(&mut self, r: &HostResult, mut ready: impl FnMut(&HostResult)) {
+        if let Some(slot) = self.rank.get(&r.host).and_then(|&i| self.held.get_mut(i)) {
+            *slot = Some(*r);
+        }
+        while let Some(Some(r)) = self.held.get(self.next) {
+            ready(r);
+            self.next += 1;
+        }
+    }
+
+    /// The rest, in order, skipping hosts with no result.
+    fn drain(&mut self, mut ready: impl FnMut(&HostResult)) {
+        for r in self.held[self.next.min(self.held.len())..].iter().flatten() {
+            ready(r);
+        }
+        self.next = self.held.len();
+    }
 }
 
 fn print_all(
     rx: Receiver<Vec<HostResult>>,
     spare: Sender<Vec<HostResult>>,
-    format: Format,
+    lines: Lines,
+    mut order: Option<InOrder>,
     total: usize,
-    width: usize,
     bar: bool,
-    offset: i128,
 ) -> OutputReport {
+    let (format, width) = (lines.format, lines.width);
     let bar = if bar {
         let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} hosts  {per_sec}  eta {eta}") {
@@ -213,11 +329,9 @@ fn print_all(
     for mut batch in rx.iter() {
         bar.inc(batch.len() as u64);
         for r in &batch {
-            if report.broken.is_none() {
-                match write_result(&mut out, format, width, r, offset) {
-                    Ok(()) => report.written += 1,
-                    Err(e) => report.broken = Some(e),
-                }
+            match order.as_mut() {
+                Some(o) => o.push(r, |r| lines.write(&mut out, r, &mut report)),
+                None => lines.write(&mut out, r, &mut report),
             }
         }
         if rx.is_empty() && report.broken.is_none() {
@@ -225,6 +339,9 @@ fn print_all(
         }
         batch.clear();
         let _ = spare.try_send(batch);
+    }
+    if let Some(o) = order.as_mut() {
+        o.drain(|r| lines.write(&mut out, r, &mut report));
     }
     if report.broken.is_none() {
         report.broken = out.flush().err();

@@ -147,8 +147,8 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let rows = client
                 .query(
                     &format!(
-                        "SELECT host(host), checks, failures, availability_pct::float8, {}, {}, last_result \
-                         FROM host_availability(now() - make_interval(secs => $1)) \
+                        "SELECT host(host), checks, failures, availability_pct::float8, {}, {}, last_result, \
+                         loss_pct::float8 FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
                          ORDER BY availability_pct, failures DESC, host LIMIT $2",
                         ts_sql("last_alive"),
                         ts_sql("last_status_change")
@@ -164,23 +164,25 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                         "last_alive": r.get::<_, Option<String>>(4),
                         "last_status_change": r.get::<_, Option<String>>(5),
                         "up_now": r.get::<_, bool>(6),
+                        "loss_pct": r.get::<_, Option<f64>>(7),
                     });
                     w(writeln!(out, "{v}"))?;
                 }
             } else {
                 w(writeln!(
                     out,
-                    "{:<39}  {:>7}  {:>8}  {:>7}  {:<20}  {:<20}  NOW",
-                    "HOST", "CHECKS", "FAILURES", "AVAIL%", "LAST ALIVE", "LAST CHANGE"
+                    "{:<39}  {:>7}  {:>8}  {:>7}  {:>6}  {:<20}  {:<20}  NOW",
+                    "HOST", "CHECKS", "FAILURES", "AVAIL%", "LOSS%", "LAST ALIVE", "LAST CHANGE"
                 ))?;
                 for r in &rows {
                     w(writeln!(
                         out,
-                        "{:<39}  {:>7}  {:>8}  {:>7.2}  {:<20}  {:<20}  {}",
+                        "{:<39}  {:>7}  {:>8}  {:>7.2}  {:>6}  {:<20}  {:<20}  {}",
                         r.get::<_, String>(0),
                         r.get::<_, i64>(1),
                         r.get::<_, i64>(2),
                         r.get::<_, f64>(3),
+                        r.get::<_, Option<f64>>(7).map_or("-".into(), |l| format!("{l:.2}")),
                         ts(r.get(4)),
                         ts(r.get(5)),
                         if r.get::<_, bool>(6) { "up" } else { "down" }
@@ -193,7 +195,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             let summary = client
                 .query_opt(
                     &format!(
-                        "SELECT checks, failures, availability_pct::float8, {}, last_result \
+                        "SELECT checks, failures, availability_pct::float8, {}, last_result, loss_pct::float8 \
                          FROM pinger_availability({window}, $1)",
                         ts_sql("last_alive")
                     ),
@@ -232,11 +234,12 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             }
             let last_alive: Option<String> = summary.as_ref().and_then(|r| r.get(3));
             let up_now: Option<bool> = summary.as_ref().map(|r| r.get(4));
+            let loss: Option<f64> = summary.as_ref().and_then(|r| r.get(5));
             if json {
                 let v = json!({
                     "host": ip.to_string(), "checks": checks, "failures": failures,
                     "availability_pct": if pct.is_nan() { None } else { Some(pct) },
-                    "last_alive": last_alive, "up_now": up_now,
+                    "last_alive": last_alive, "up_now": up_now, "loss_pct": loss,
                     "history": history.iter().map(|r| json!({
                         "at": ts(r.get(0)), "status": r.get::<_, Option<String>>(1), "rtt_ms": r.get::<_, Option<f64>>(2),
                     })).collect::<Vec<_>>(),
@@ -249,9 +252,10 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             } else {
                 w(writeln!(
                     out,
-                    "{ip}: {checks} check{}, {failures} failed, availability {} over {since_text}",
+                    "{ip}: {checks} check{}, {failures} failed, availability {} over {since_text}; probe loss {}",
                     if checks == 1 { "" } else { "s" },
-                    if pct.is_nan() { "-".to_string() } else { format!("{pct:.2}%") }
+                    if pct.is_nan() { "-".to_string() } else { format!("{pct:.2}%") },
+                    loss.map_or("-".to_string(), |l| format!("{l:.2}%"))
                 ))?;
                 w(writeln!(out, "\noutages (newest first):"))?;
                 for r in &outages {

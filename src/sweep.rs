@@ -16,8 +16,8 @@ use crate::targets::{self, Collector, ListReport};
 use crate::{engine, output, privileges, socket, source, store, time, Error, Summary};
 
 /// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
-/// list from the URL (or its fallbacks). Returns the hosts in probe order (spread over networks), what happened
-/// to the list, and where it came from.
+/// list from the URL (or its fallbacks). Returns the hosts in input order (the sweep spreads them over networks
+/// before probing, see [`targets::spread`]), what happened to the list, and where it came from.
 pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
     let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts);
     for t in &cfg.targets {
@@ -53,8 +53,7 @@ pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListRepor
             origin.to_string()
         }
     };
-    let (mut hosts, report) = c.finish(cfg.resolve_timeout)?;
-    targets::spread(&mut hosts);
+    let (hosts, report) = c.finish(cfg.resolve_timeout)?;
     Ok((hosts, report, origin))
 }
 
@@ -215,7 +214,7 @@ pub fn run(cfg: Config) -> Result<Summary, Error> {
 fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
-    let (hosts, list, origin) = collect_targets(&cfg)?;
+    let (mut hosts, list, origin) = collect_targets(&cfg)?;
     for (source, line, text) in &list.invalid_examples {
         eprintln!("pinger: {source}:{line}: not an address, CIDR block or host name: {text:?}");
     }
@@ -233,6 +232,9 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
         crate::print_summary(&Summary { list, origin, ..Summary::default() });
         return Err(Error::NoTargets);
     }
+    // Only `--in-order` needs the input order once the hosts are spread for probing.
+    let input_order = cfg.show.in_order.then(|| hosts.clone());
+    targets::spread(&mut hosts);
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
     let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
     opened.fit(total_probes - v6, v6)?;
@@ -267,7 +269,8 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
     let offset = clock.to_unix_ns(time::Time::ZERO);
     let writer = start_writer(&cfg, sweep.clone(), offset)?;
     let ipv6 = prober.has_ipv6();
-    let printer = output::spawn(cfg.format, n, ipv6, cfg.progress, offset);
+    let printer = output::spawn(cfg.show, n, input_order.as_deref(), ipv6, cfg.progress, offset);
+    drop(input_order);
     let mut summary = Summary {
         hosts: n,
         list,
@@ -281,7 +284,10 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
     let swept = engine::sweep(socks, &mut prober, &mut clock, &STOP, |batch| {
         for r in batch.iter() {
             match r.status {
-                Status::Alive => summary.alive += 1,
+                Status::Alive => {
+                    summary.alive += 1;
+                    summary.rtt.add(r);
+                }
                 Status::Timeout => summary.timeout += 1,
                 Status::Unreachable => summary.unreachable += 1,
             }

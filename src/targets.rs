@@ -1,4 +1,4 @@
-//! The host list: parse lines and arguments, expand CIDR blocks, drop duplicates, apply `--count` and the
+//! The host list: parse lines and arguments, expand CIDR blocks and A-B ranges, drop duplicates, apply `--count` and the
 //! allow/deny rules, and count every line and address that was not taken, with the reason.
 //!
 //! It does not know where the bytes come from (a file, stdin; later a URL) nor how hosts are probed.
@@ -10,7 +10,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod names;
+mod range;
 mod span;
+pub use names::{is_hostname, lookup_hosts_file, resolve, HOSTS_FILE};
+pub use range::{Range, RangeError};
 use span::Span;
 
 /// An address block, as in `--allow` and host lists.
@@ -163,68 +167,6 @@ const EXAMPLES: usize = 5;
 /// IPv6 blocks are expanded down to /96 (4 billion addresses, with --count to take a part).
 const MIN_V6_PREFIX: u8 = 96;
 
-/// Is `s` a host name (RFC 1123 labels, a last label that is not all digits)?
-pub fn is_hostname(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(label_ok)
-        && s.rsplit('.').next().is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Where names are looked up under the fence (`PINGER_ALLOW` or `--allow`).
-pub const HOSTS_FILE: &str = "/etc/hosts";
-
-/// The address `name` has in a hosts file's text (`ADDRESS NAME [ALIAS...]` lines, `#` comments), case-blind;
-/// the first IPv4 one wins, as with [`resolve`].
-pub fn lookup_hosts_file(table: &str, name: &str) -> Option<IpAddr> {
-    let addrs: Vec<IpAddr> = table
-        .lines()
-        .filter_map(|l| {
-            let mut words = l.split('#').next()?.split_whitespace();
-            let ip: IpAddr = words.next()?.parse().ok()?;
-            words.any(|w| w.eq_ignore_ascii_case(name)).then_some(ip)
-        })
-        .collect();
-    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()
-}
-
-/// Resolves host names with the system resolver, in parallel, within `deadline` overall. A name that fails or
-/// is not answered in time gets `None`. The first IPv4 address wins (IPv6 only when there is no IPv4).
-pub fn resolve(names: &[String], deadline: Duration) -> Vec<Option<IpAddr>> {
-    use std::net::ToSocketAddrs;
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let work = std::sync::Arc::new(std::sync::Mutex::new((0..names.len()).collect::<Vec<_>>()));
-    let names_shared: std::sync::Arc<Vec<String>> = std::sync::Arc::new(names.to_vec());
-    for _ in 0..names.len().min(16) {
-        let (tx, work, names) = (tx.clone(), work.clone(), names_shared.clone());
-        // Detached on purpose: a resolver that hangs past the deadline must not hold the sweep.
-        let _ = std::thread::Builder::new().name("resolve".into()).spawn(move || loop {
-            let Some(i) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
-            let addrs: Vec<IpAddr> =
-                (names[i].as_str(), 0).to_socket_addrs().map(|a| a.map(|s| s.ip()).collect()).unwrap_or_default();
-            let pick = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied();
-            if tx.send((i, pick)).is_err() {
-                return;
-            }
-        });
-    }
-    drop(tx);
-    let mut out = vec![None; names.len()];
-    let end = std::time::Instant::now() + deadline;
-    while let Ok((i, ip)) = rx.recv_deadline(end) {
-        out[i] = ip;
-    }
-    out
-}
-
 /// A target set larger than `--max-hosts`, refused before any of it is resolved, stored or probed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -247,8 +189,9 @@ pub struct Collector {
     seen6: HashSet<u128>,
     hosts: Vec<IpAddr>,
     report: ListReport,
-    /// Entries in list order; host names wait beside them (with the position they go before) to be resolved.
-    entries: Vec<Cidr>,
+    /// Entries (blocks and ranges) in list order, as the hosts they hold (`None`: an IPv6 block over /96, not
+    /// expanded); host names wait beside them (with the position they go before) to be resolved.
+    entries: Vec<Option<Span>>,
     names: Vec<(usize, String)>,
 }
 
@@ -297,8 +240,8 @@ impl Collector {
 
     /// Offers every host of an entry in address order; false once the limit is reached. Runs outside the allow
     /// lists or reserved are counted whole, never walked: a `0.0.0.0/0` line costs what its permitted part does.
-    fn offer_entry(&mut self, entry: Cidr) -> bool {
-        let Some(hosts) = entry.hosts() else {
+    fn offer_entry(&mut self, entry: Option<Span>) -> bool {
+        let Some(hosts) = entry else {
             self.report.ipv6 += 1;
             return true;
         };
@@ -329,8 +272,8 @@ impl Collector {
         let mut taken: Vec<Span> = self
             .entries
             .iter()
-            .filter_map(Cidr::hosts)
-            .flat_map(|s| span::runs(s, &self.filter))
+            .flatten()
+            .flat_map(|s| span::runs(*s, &self.filter))
             .filter_map(|(run, skip)| skip.is_none().then_some(run))
             .collect();
         span::merge(&mut taken);
@@ -339,13 +282,16 @@ impl Collector {
 
     /// Adds an address or block.
     pub fn add(&mut self, entry: Cidr) {
-        self.entries.push(entry);
+        self.entries.push(entry.hosts());
     }
 
-    /// Adds one target as written (an address, a block, or a host name); false when it is none of these.
+    /// Adds one target as written (an address, a block, an A-B range, or a host name); false when it is none
+    /// of these.
     pub fn add_text(&mut self, text: &str) -> bool {
         if let Ok(entry) = text.parse::<Cidr>() {
-            self.entries.push(entry);
+            self.add(entry);
+        } else if let Ok(range) = text.parse::<Range>() {
+            self.entries.push(Some(range.span()));
         } else if is_hostname(text) {
             self.names.push((self.entries.len(), text.to_string()));
         } else {
@@ -354,7 +300,7 @@ impl Collector {
         true
     }
 
-    /// Reads a host list: one address, CIDR block or host name per line; `#` starts a comment; blank lines, CRLF,
+    /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank lines, CRLF,
     /// surrounding spaces and a last line without newline are fine. Bad lines are counted and the first few kept
     /// for the report.
     pub fn read(&mut self, source: &str, mut input: impl BufRead) -> std::io::Result<()> {

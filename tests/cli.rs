@@ -163,7 +163,7 @@ fn a_whole_internet_line_in_a_list_sweeps_only_its_part_inside_the_allow_list() 
 fn a_wrong_value_says_what_to_write_instead() {
     for (args, says) in [
         (&["--rate", "-1"][..], "'--rate' with value '-1': cannot be negative"),
-        (&["-n", "ten"][..], "expects a whole number like 1000, not \"ten\""),
+        (&["--count", "ten"][..], "expects a whole number like 1000, not \"ten\""),
         (&["--probes", "99999"][..], "is more than the largest allowed, 65535"),
         (&["--every", "5"][..], "--every needs a unit: 5s or 5m"),
         (&["--timeout", "soon"][..], "expects milliseconds like 2000, or a duration like 2s or 500ms"),

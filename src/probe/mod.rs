@@ -85,7 +85,10 @@ struct HostState {
     next: u16,
     /// Probes sent and not yet answered or expired.
     outstanding: u16,
+    /// Probes handed to the kernel, whether it took them or refused them (`refused`).
     sent: u16,
+    /// Sends the kernel refused for good (no route, a firewall's reject or drop on output): sent and lost.
+    refused: u16,
     received: u16,
     duplicates: u16,
     late: u16,
@@ -241,12 +244,16 @@ impl Prober {
         }
     }
 
-    /// The kernel refused to send `tag` for good (`errno`, e.g. ENETUNREACH): the host is unreachable from here.
+    /// The kernel refused to send `tag` for good (`errno`, e.g. ENETUNREACH, or EPERM from a firewall rule on
+    /// output). The probe stays counted in the host's `sent`, as lost, and in its `refused`: a host that lost
+    /// one of three probes to the local firewall shows it, not `sent 2` as if all were well. The packet never
+    /// left, so the sweep's packet count ([`Stats::sent`]) leaves it out. Without a reply the host is
+    /// unreachable from here.
     pub fn send_failed(&mut self, now: Time, tag: Tag, errno: i32) {
         if let Some(f) = self.inflight.remove(tag) {
             let st = &mut self.hosts[f.host as usize];
             st.outstanding -= 1;
-            st.sent -= 1;
+            st.refused = st.refused.saturating_add(1);
             self.stats.sent -= 1;
             self.stats.send_failed += 1;
             self.errors.entry(f.host).or_insert(ProbeError::Local { errno });
@@ -431,6 +438,7 @@ impl Prober {
             host: self.targets[host as usize],
             status,
             sent: st.sent,
+            refused: st.refused,
             received: st.received,
             duplicates: st.duplicates,
             late: st.late,

@@ -505,7 +505,7 @@ proptest! {
         for r in &results {
             let h = (u32::from(addr4(r.host)) - u32::from(addr4(v4(0)))) as usize;
             prop_assert_eq!(next_probe[h], probes, "host {} did not send all its probes", h);
-            prop_assert_eq!(r.sent, probes - failed[h]);
+            prop_assert_eq!((r.sent, r.refused), (probes, failed[h]), "refused sends count as sent and lost");
             prop_assert_eq!(r.received, in_time[h]);
             let status = match (r.received, failed[h]) {
                 (0, 0) => Status::Timeout,
@@ -515,7 +515,7 @@ proptest! {
             prop_assert_eq!(r.status, status);
         }
         let s = p.stats();
-        prop_assert_eq!(s.sent, results.iter().map(|r| u64::from(r.sent)).sum::<u64>());
+        prop_assert_eq!(s.sent, results.iter().map(|r| u64::from(r.sent - r.refused)).sum::<u64>());
         prop_assert_eq!(s.send_deferred, deferrals);
         prop_assert_eq!(s.send_failed, failed.iter().map(|&f| u64::from(f)).sum::<u64>());
         prop_assert_eq!(s.rx_credited, in_time.iter().map(|&k| u64::from(k)).sum::<u64>());

@@ -19,7 +19,7 @@ use super::{system_time, Record, Row, Store, StoreError, SweepInfo};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 /// Serialises schema changes between pinger processes that start at the same moment.
 const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 
