@@ -1,8 +1,9 @@
 //! Adminer in a real browser, the way a user reaches it: `scripts/services.sh adminer` (what `make adminer` runs)
 //! started on a .env that points at a private Postgres holding one real loopback sweep, and the address it prints
 //! opened in Debian's chromium, headless, by `tests/browser/adminer.mjs` (playwright-core from npm; `.ci/run`
-//! installs both). The browser talks to 127.0.0.1 only. What is checked in the page is in that script; this file
-//! owns the servers, the processes and their cleanup.
+//! installs both). Everything runs in a network namespace of the test's own where only loopback exists, so the
+//! browser cannot reach beyond this machine whatever it tries (the script also turns off what calls home). What
+//! is checked in the page is in that script; this file owns the servers, the processes and their cleanup.
 
 mod common;
 
@@ -57,10 +58,6 @@ fn browser_tools(browser_dir: &Path) -> PathBuf {
     chromium
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Waits for `child` to exit; a hang guard, not a performance claim.
 fn wait_for(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
     let started = Instant::now();
@@ -81,9 +78,11 @@ fn a_browser_opens_the_address_make_adminer_prints_logs_in_and_sees_the_sweep() 
     let chromium = browser_tools(&root.join("tests/browser"));
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
 
-    // One real sweep of six loopback hosts, into a private Postgres.
-    let pg = PgServer::start("browser");
-    let out = run(pinger()
+    // One real sweep of six loopback hosts, into a private Postgres, all inside the namespace.
+    let ns = Netns::new("browser");
+    let pg = PgServer::start_in("browser", &ns.name);
+    let out = run(ns
+        .pinger()
         .args(["127.0.0.0/29", "--format", "none", "--no-progress", "--no-redis"])
         .env("DATABASE_URL", pg.url())
         .arg("--spool-dir")
@@ -100,7 +99,8 @@ fn a_browser_opens_the_address_make_adminer_prints_logs_in_and_sees_the_sweep() 
     std::fs::create_dir_all(checkout.join("scripts")).unwrap();
     std::fs::create_dir_all(checkout.join("tmp")).unwrap();
     std::fs::copy(root.join("scripts/services.sh"), checkout.join("scripts/services.sh")).unwrap();
-    let adminer_port = free_port();
+    // make adminer's default port: the namespace is the test's own, so it is free unless Postgres took it.
+    let adminer_port = if pg.port == 8080 { 8081 } else { 8080 };
     std::fs::write(
         checkout.join(".env"),
         format!(
@@ -110,8 +110,13 @@ fn a_browser_opens_the_address_make_adminer_prints_logs_in_and_sees_the_sweep() 
         ),
     )
     .unwrap();
-    let mut script = Command::new(checkout.join("scripts/services.sh"));
-    script.arg("adminer").env("TMPDIR", checkout.join("tmp")).env_remove("ADMINER_PORT");
+    let mut script = Command::new("ip");
+    script
+        .args(["netns", "exec", &ns.name])
+        .arg(checkout.join("scripts/services.sh"))
+        .arg("adminer")
+        .env("TMPDIR", checkout.join("tmp"))
+        .env_remove("ADMINER_PORT");
     for k in STORE_ENV {
         script.env_remove(k);
     }
@@ -140,17 +145,24 @@ fn a_browser_opens_the_address_make_adminer_prints_logs_in_and_sees_the_sweep() 
     );
     let _drain = std::thread::spawn(move || lines.for_each(drop));
 
-    // php -S is up once it accepts a connection.
+    // php -S is up once it accepts a connection (in the namespace).
     let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", adminer_port)).is_err() {
+    let probe = format!(": </dev/tcp/127.0.0.1/{adminer_port}");
+    while !Command::new("ip")
+        .args(["netns", "exec", &ns.name, "bash", "-c", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         assert!(started.elapsed() < Duration::from_secs(60), "Adminer never listened on {adminer_port}");
         std::thread::sleep(Duration::from_millis(50));
     }
 
     let shots = tmp.join("adminer-browser");
     let _ = std::fs::remove_dir_all(&shots);
-    let mut node = Command::new("node");
-    node.arg(root.join("tests/browser/adminer.mjs"))
+    let mut node = Command::new("ip");
+    node.args(["netns", "exec", &ns.name, "node"])
+        .arg(root.join("tests/browser/adminer.mjs"))
         .arg(&url)
         .arg(&shots)
         .args(&hosts)
