@@ -1,5 +1,5 @@
 SET client_min_messages = warning;
--- pinger's Postgres schema, version 3. pinger applies it at start (embedded, under an advisory lock); it is also
+-- pinger's Postgres schema, version 4. pinger applies it at start (embedded, under an advisory lock); it is also
 -- usable as `psql -f schema.sql`. Every statement is idempotent: applying it twice is fine, and so is applying
 -- it over version 1 or over the original tool's `pinger_data (host, ping_timestamp, result)`: the old table is
 -- renamed `pinger_data_old` and `pinger migrate` (or the next sweep) moves its rows in, a day at a time.
