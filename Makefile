@@ -8,7 +8,7 @@ COUNT ?= 1000
 PREFIX ?= /usr/local
 ADMINER_PORT ?= 8080
 
-.PHONY: build test bench lint run rebuild_and_run ping services-up services-down psql redis-cli demo install adminer compose-check
+.PHONY: build test bench lint fuzz run rebuild_and_run ping services-up services-down psql redis-cli demo install adminer compose-check
 
 build:
 	$(CARGO) build --release
@@ -28,6 +28,19 @@ bench:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The fuzz targets (fuzz/README.md), FUZZ_SECONDS each, one after another; the nightly toolchain and cargo-fuzz
+# (cargo install cargo-fuzz) are needed. New inputs go to fuzz/corpus/TARGET, the committed seeds are read from
+# fuzz/seeds/TARGET, a crash is left in fuzz/artifacts/TARGET and stops the run.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= classify_v4 classify_v6 host_list spool_record
+
+fuzz:
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		$(CARGO) +nightly fuzz run $$t $(CURDIR)/fuzz/corpus/$$t $(CURDIR)/fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 # The original tool's targets: a sweep of COUNT hosts of the list (URL, then cache, then the shipped file) into
 # the stores configured in .env; rebuild first; and a quick loopback ping.

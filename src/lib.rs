@@ -34,6 +34,13 @@ pub mod targets;
 pub mod time;
 pub mod wire;
 
+/// For the fuzz targets in `fuzz/` only: what a spooled record's replay does short of Postgres, the binary COPY
+/// encoding, which is private to the store otherwise. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::store::copy::encode as copy_encode;
+}
+
 use std::io::{self, Write};
 
 use outcome::{RttTotals, Stats};

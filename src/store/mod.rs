@@ -8,7 +8,7 @@
 //! in the writer.
 
 mod cache;
-mod copy;
+pub(crate) mod copy;
 mod handover;
 pub mod history;
 pub mod migrate;

@@ -127,7 +127,7 @@ impl Spool {
             Opened::NotRegular(kind) => return Err(self.set_aside(path, format!("{kind}, refused, not followed"))),
             Opened::File(mut f) => f.read_to_end(&mut bytes).map_err(retry)?,
         };
-        serde_json::from_slice::<Record>(&bytes).map_err(|e| self.set_aside(path, format!("it does not parse: {e}")))
+        decode(&bytes).map_err(|e| self.set_aside(path, format!("it does not parse: {e}")))
     }
 
     /// Moves `path` aside as `*.bad` (the entry itself: a link is renamed, never followed).
@@ -142,6 +142,26 @@ impl Spool {
 
     pub fn remove(&self, path: &Path) -> Result<(), SpoolError> {
         fs::remove_file(path).map_err(|source| SpoolError { path: path.to_path_buf(), source })
+    }
+}
+
+/// The last microsecond of year 9999: later than any clock pinger runs on, and the last time RFC 3339 can write.
+const LAST_US: i64 = 253_402_300_799_999_999;
+
+/// A spool file's content as a record: what [`Spool::write`] puts in a file, read back. Pure (bytes in, record or
+/// error out), so that whatever a file holds can be tried without a directory. A time before 1970 or after 9999
+/// was never written by pinger, and replaying it would overflow the COPY encoding or be stored as Postgres'
+/// `-infinity`: such a file is not a record.
+pub fn decode(bytes: &[u8]) -> Result<Record, serde_json::Error> {
+    let record: Record = serde_json::from_slice(bytes)?;
+    let wrong = |t: &i64| !(0..=LAST_US).contains(t);
+    let bad = match &record {
+        Record::Sweep(s) => [Some(s.started_us), s.finished_us].into_iter().flatten().find(wrong),
+        Record::Rows { rows, .. } => rows.iter().map(|r| r.at_us).find(wrong),
+    };
+    match bad {
+        Some(t) => Err(serde::de::Error::custom(format!("time {t} us is not between 1970 and 9999"))),
+        None => Ok(record),
     }
 }
 
