@@ -32,7 +32,9 @@ case "${1:-up}" in
     PGPASSWORD=$POSTGRES_PASSWORD exec psql -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@" ;;
   redis-cli)
     shift
-    REDISCLI_AUTH=${REDIS_PASSWORD:-} exec redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" ;;
+    # (An empty REDISCLI_AUTH would make redis-cli send an empty AUTH: set only when there is a password.)
+    if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH=$REDIS_PASSWORD; fi
+    exec redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@" ;;
   adminer)
     # Debian's adminer on 127.0.0.1, opening on PostgreSQL with server, user and database filled in (Adminer
     # takes them from the URL); / leads there too.

@@ -70,6 +70,7 @@ fn the_original_tools_env_without_ports_works_with_the_scripts_and_the_sweep() {
     assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "1");
     let key = script(&checkout, &services, &["redis-cli", "get", "127.0.0.1"]);
     assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    assert_eq!(String::from_utf8_lossy(&key.stderr).trim(), "", "redis-cli said something on stderr");
     assert!(
         String::from_utf8_lossy(&key.stdout).contains("\"status\":\"alive\""),
         "{}",
