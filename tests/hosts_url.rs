@@ -49,7 +49,17 @@ struct Paths {
 }
 
 fn paths(tag: &str) -> Paths {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hosts-url-{tag}"));
+    paths_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), tag)
+}
+
+/// Paths the service user (nobody) can reach: under /tmp, not in the checkout, which may sit in a 0700
+/// directory (a home, or CI's private clone) that nobody cannot enter.
+fn paths_for_nobody(tag: &str) -> Paths {
+    paths_in(&std::env::temp_dir().join(format!("pinger-hosts-url-{}", std::process::id())), tag)
+}
+
+fn paths_in(base: &std::path::Path, tag: &str) -> Paths {
+    let dir = base.join(format!("hosts-url-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let shipped = dir.join("shipped-hosts");
@@ -300,12 +310,13 @@ fn a_url_outside_pinger_allow_is_never_contacted() {
 
 #[test]
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
-fn host_names_resolve_through_the_system_resolver_and_unknown_ones_are_reported() {
+fn under_the_fence_host_names_come_from_etc_hosts_and_unknown_ones_are_reported() {
     need_root();
     let ns = Netns::new("names");
     ns.ip_in(&["route", "add", "local", "198.18.0.0/24", "dev", "lo"]);
-    // `ip netns exec` shows these files as /etc/hosts and /etc/resolv.conf inside the namespace: the names are
-    // answered from the file, and the unknown one asks a resolver on the namespace's own loopback (none there).
+    // `ip netns exec` shows these files as /etc/hosts and /etc/resolv.conf inside the namespace. Under the fence
+    // (PINGER_ALLOW) names come from /etc/hosts only: the unknown one is reported, and never asked of the
+    // resolver (none on the namespace's loopback either).
     let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
     std::fs::create_dir_all(&etc).unwrap();
     let _cleanup = RemoveOnDrop(etc.clone());
@@ -322,7 +333,12 @@ fn host_names_resolve_through_the_system_resolver_and_unknown_ones_are_reported(
     hosts.sort();
     assert_eq!(hosts, ["198.18.0.1", "198.18.0.7", "198.18.0.8"]);
     let err = stderr(&out);
-    assert!(err.contains("did not resolve: no-such-name.invalid") && err.contains("unresolved names 1"), "{err}");
+    assert!(
+        err.contains("host name not in /etc/hosts")
+            && err.contains("no-such-name.invalid")
+            && err.contains("unresolved names 1"),
+        "{err}"
+    );
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -374,7 +390,7 @@ fn planted_link(p: &Paths) -> PathBuf {
     let dir = p.cache.parent().unwrap();
     std::fs::create_dir_all(dir).unwrap();
     // The service user must be able to reach its own directory.
-    for d in [dir.parent().unwrap(), std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))] {
+    for d in [dir.parent().unwrap(), dir.parent().unwrap().parent().unwrap()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::set_permissions(&p.shipped, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -393,7 +409,7 @@ fn planted_link(p: &Paths) -> PathBuf {
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn root_never_writes_where_the_service_user_points_it() {
     need_root();
-    let (srv, p) = (server(), paths("planted-link"));
+    let (srv, p) = (server(), paths_for_nobody("planted-link"));
     let victim = planted_link(&p);
     let (hosts, err, code) = sweep(&srv.url("/good"), &p, &["--user", "nobody"]);
     assert_eq!(code, Some(0), "{err}");
@@ -409,7 +425,7 @@ fn root_never_writes_where_the_service_user_points_it() {
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn root_does_not_keep_its_cache_in_a_directory_another_user_owns() {
     need_root();
-    let (srv, p) = (server(), paths("foreign-dir"));
+    let (srv, p) = (server(), paths_for_nobody("foreign-dir"));
     let victim = planted_link(&p);
     let (hosts, err, code) = sweep(&srv.url("/good"), &p, &[]);
     assert_eq!(code, Some(0), "the sweep itself goes on:\n{err}");
