@@ -60,12 +60,11 @@ fn files_set_aside_as_bad_are_reported_and_keep_exit_code_5_until_someone_deals_
 fn a_spool_file_pinger_cannot_read_now_is_kept_and_stored_by_a_later_run() {
     need_root();
     let pg = PgServer::start("spool-eacces");
-    let spool = spool_dir("eacces");
+    // The service user reaches and owns its spool: under /tmp, not in the checkout, which may sit in a 0700
+    // directory (a home, or CI's private clone) that nobody cannot enter.
+    let spool = std::env::temp_dir().join(format!("pinger-spool-eacces-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
     std::fs::create_dir_all(&spool).unwrap();
-    // The service user reaches and owns its spool.
-    for d in [Path::new(env!("CARGO_TARGET_TMPDIR")), spool.as_path()] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
     chown(&spool, Some(65534), Some(65534)).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o700)).unwrap();
     let sweep = |cidr: &str| {
@@ -100,4 +99,5 @@ fn a_spool_file_pinger_cannot_read_now_is_kept_and_stored_by_a_later_run() {
     assert!(in_spool(&spool, "json").is_empty());
     assert_eq!(pg.query("SELECT count(*) FROM sweeps WHERE finished_at IS NOT NULL"), "4");
     assert_eq!(pg.query("SELECT count(*) FROM pinger_data WHERE host << '127.0.1.0/30'"), "2");
+    let _ = std::fs::remove_dir_all(&spool);
 }
