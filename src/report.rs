@@ -119,7 +119,8 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     let target = crate::store::postgres::describe(&cfg.config);
     let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
     let mut client = cfg.connect().map_err(pg_err)?;
-    // The report reads schema 2's rollups; an older database says what to do rather than "no such function".
+    // The report reads the current schema's rollups; an older database says what to do rather than "no such
+    // function".
     let (has_schema, pending): (bool, bool) = client
         .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])
         .map(|r| (r.get(0), r.get(1)))

@@ -188,6 +188,21 @@ fn no_result_falls_between_a_hung_writer_and_the_rescue() {
 /// Sweeps long enough to hand the writer more than 4096 batches: one per 50 ms at this rate.
 const RATE: &str = "25";
 
+/// A sweep of `list` at [`RATE`] into `pg` (Redis left out), spooling into `spool`, JSON on stdout.
+fn slow_sweep(pg: &PgServer, list: &std::path::Path, spool: &std::path::Path) -> Running {
+    Running::start(
+        pinger()
+            .arg("--hosts-file")
+            .arg(list)
+            .args(["--count", "0", "--rate", RATE, "--format", "json", "--no-progress", "--no-redis"])
+            .args(["--store-timeout", "1"])
+            .arg("--spool-dir")
+            .arg(spool)
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    )
+}
+
 #[test]
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn a_hung_postgres_never_stalls_the_sweep() {
@@ -196,27 +211,7 @@ fn a_hung_postgres_never_stalls_the_sweep() {
     let spool = spool_dir("stall");
     let n = 6000u32; // four minutes at 25 hosts a second
     let list = list_file("hung-stall.txt", loopback(n));
-    let mut running = Running::start(
-        pinger()
-            .arg("--hosts-file")
-            .arg(&list)
-            .args([
-                "--count",
-                "0",
-                "--rate",
-                RATE,
-                "--format",
-                "json",
-                "--no-progress",
-                "--no-redis",
-                "--store-timeout",
-                "1",
-            ])
-            .arg("--spool-dir")
-            .arg(&spool)
-            .env("DATABASE_URL", pg.url()),
-        |_| {},
-    );
+    let mut running = slow_sweep(&pg, &list, &spool);
     running.wait_for_output();
     let frozen = pg.freeze();
     let out = running.wait(Duration::from_secs(600), "a sweep with a frozen Postgres");
@@ -239,27 +234,7 @@ fn sigterm_ends_a_sweep_whose_postgres_hangs_and_spools_what_it_printed() {
     let spool = spool_dir("sigterm");
     let n = 20_000u32; // far longer than the test waits
     let list = list_file("hung-sigterm.txt", loopback(n));
-    let mut running = Running::start(
-        pinger()
-            .arg("--hosts-file")
-            .arg(&list)
-            .args([
-                "--count",
-                "0",
-                "--rate",
-                RATE,
-                "--format",
-                "json",
-                "--no-progress",
-                "--no-redis",
-                "--store-timeout",
-                "1",
-            ])
-            .arg("--spool-dir")
-            .arg(&spool)
-            .env("DATABASE_URL", pg.url()),
-        |_| {},
-    );
+    let mut running = slow_sweep(&pg, &list, &spool);
     running.wait_for_output();
     let frozen = pg.freeze();
     // Past the point where 4096 batches have been handed to a writer that takes none.

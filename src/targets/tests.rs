@@ -146,7 +146,7 @@ fn cidr_parsing_rejects_what_it_should() {
 #[test]
 fn a_hosts_file_gives_names_their_address_and_nothing_else() {
     let table =
-        "127.0.0.1 localhost\n::1 localhost ip6-localhost\n# 10.0.0.1 commented\n127.0.1.1 box.example box # x\n";
+        "127.0.0.1 localhost\n::1 localhost ip6-localhost\n# 127.0.9.1 commented\n127.0.1.1 box.example box # x\n";
     assert_eq!(super::lookup_hosts_file(table, "localhost"), Some("127.0.0.1".parse().unwrap()));
     assert_eq!(super::lookup_hosts_file(table, "ip6-localhost"), Some("::1".parse().unwrap()));
     assert_eq!(super::lookup_hosts_file(table, "BOX"), Some("127.0.1.1".parse().unwrap()));

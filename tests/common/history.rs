@@ -4,12 +4,16 @@
 
 use super::stores::PgServer;
 
-/// Per host and hour (or day): every counter the rollups keep, computed straight from `pinger_data`. Hourly
-/// rollups of finished days are packed: RTTs as `real` (compared as such, the sum separately within its
-/// precision) and last check times to the second; `exact` is false for them.
+/// How values are compared: exactly, or as packed hours keep them (hourly rollups of finished days): RTTs as
+/// `real` and last check times to the second, the RTT sum left out (compared separately within its precision).
+fn compared(exact: bool) -> (&'static str, impl Fn(&str) -> String) {
+    let rtt = if exact { "float8" } else { "real" };
+    (rtt, move |t: &str| if exact { t.to_string() } else { format!("date_trunc('second', {t})") })
+}
+
+/// Per host and hour (or day): every counter the rollups keep, computed straight from `pinger_data`.
 fn recomputed(period: &str, exact: bool) -> String {
-    let (rtt, last) = if exact { ("float8", "") } else { ("real", "date_trunc('second', ") };
-    let close = if exact { "" } else { ")" };
+    let (rtt, time) = compared(exact);
     format!(
         "SELECT host, {period} AS p, count(*)::int, (count(*) - count(*) FILTER (WHERE result))::int, \
          sum(coalesce(sent, 1))::int, sum(coalesce(received, CASE WHEN result THEN 1 ELSE 0 END))::int, \
@@ -17,18 +21,21 @@ fn recomputed(period: &str, exact: bool) -> String {
          (min(coalesce(rtt_min_ms, rtt_ms)) FILTER (WHERE result))::{rtt}, \
          (max(coalesce(rtt_max_ms, rtt_ms)) FILTER (WHERE result))::{rtt}, \
          {sum} count(*) FILTER (WHERE result AND rtt_ms < 1)::int, count(*) FILTER (WHERE result AND rtt_ms >= 1000)::int, \
-         {last}max(ping_timestamp){close}, {last}max(ping_timestamp) FILTER (WHERE result){close} \
-         FROM pinger_data",
+         {}, {} FROM pinger_data",
+        time("max(ping_timestamp)"),
+        time("max(ping_timestamp) FILTER (WHERE result)"),
         sum = if exact { "round(coalesce(sum(rtt_ms) FILTER (WHERE result), 0)::numeric, 6)," } else { "" },
     )
 }
 
+/// The same counters as the rollup `table` holds them.
 fn stored(table: &str, period: &str, exact: bool) -> String {
-    let (rtt, last) = if exact { ("float8", "") } else { ("real", "date_trunc('second', ") };
-    let close = if exact { "" } else { ")" };
+    let (rtt, time) = compared(exact);
     format!(
         "SELECT host, {period}, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms::{rtt}, \
-         rtt_max_ms::{rtt}, {sum} rtt_hist[1], rtt_hist[11], {last}last_at{close}, {last}last_up_at{close} FROM {table}",
+         rtt_max_ms::{rtt}, {sum} rtt_hist[1], rtt_hist[11], {}, {} FROM {table}",
+        time("last_at"),
+        time("last_up_at"),
         sum = if exact { "round(rtt_sum_ms::numeric, 6)," } else { "" },
     )
 }
