@@ -66,6 +66,10 @@ else
 fi
 # The servers run as postgres: they must reach their data, and must not need the checkout (a private home).
 as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+pg_start() {
+  as_postgres "$pgbin/pg_ctl" -D "$data/pg" -w -l "$data/pg/log" \
+    -o "-p $POSTGRES_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+}
 case "${1:-up}" in
   up)
     if [ -z "$pgbin" ] || ! command -v redis-server >/dev/null; then
@@ -82,11 +86,28 @@ case "${1:-up}" in
       rm -f "$pwfile"
     fi
     if ! as_postgres "$pgbin/pg_ctl" -D "$data/pg" status >/dev/null 2>&1; then
-      as_postgres "$pgbin/pg_ctl" -D "$data/pg" -w -l "$data/pg/log" \
-        -o "-p $POSTGRES_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+      pg_start
     fi
-    PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -Atqc \
-      "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DB'" | grep -q 1 ||
+    # Data kept from an earlier .env (a new clone or a deleted .env writes a new random password; another
+    # POSTGRES_USER): .env is what counts, so its user and password are set in the data, and the data is kept.
+    if ! err=$(PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" \
+        -d postgres -Atqc 'SELECT 1' 2>&1 >/dev/null); then
+      case "$err" in
+        *"password authentication failed"*|*"role \"$POSTGRES_USER\" does not exist"*) ;;
+        *) echo "$err" >&2; exit 1 ;;
+      esac
+      echo "services: the data in $data was made with another .env: setting .env's user and password in it"
+      as_postgres "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null
+      # Single-user mode, as the user who owns the data: no login needed. The password goes over stdin, never on
+      # a command line; each line is one statement (the CREATE fails harmlessly when the user exists).
+      user=${POSTGRES_USER//\"/\"\"}; pw=${POSTGRES_PASSWORD//\'/\'\'}
+      printf 'CREATE ROLE "%s"\nALTER ROLE "%s" SUPERUSER LOGIN PASSWORD \x27%s\x27\n' "$user" "$user" "$pw" |
+        as_postgres "$pgbin/postgres" --single -D "$data/pg" postgres >/dev/null 2>&1
+      pg_start
+    fi
+    echo "SELECT 1 FROM pg_database WHERE datname = :'db'" |
+      PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres \
+        -Atq -v db="$POSTGRES_DB" | grep -q 1 ||
       PGPASSWORD=$POSTGRES_PASSWORD "$pgbin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" "$POSTGRES_DB"
     if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
       redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$data/redis" \

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::stores::free_port;
 use common::*;
 use std::process::Command;
 
@@ -87,4 +88,65 @@ fn the_original_tools_env_without_ports_works_with_the_scripts_and_the_sweep() {
         String::from_utf8_lossy(&bare.stderr)
     );
     std::fs::write(checkout.join(".env"), env).unwrap();
+}
+
+/// A checkout whose stores' data outlives its `.env`: a new clone in the same place, or a deleted `.env`, writes a
+/// new random password (and a user may change POSTGRES_USER). `up` sets `.env`'s user and password in the data it
+/// keeps, instead of failing on "password authentication failed" as CI once did.
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (servers run as user postgres): run as root, as CI does")]
+fn kept_data_takes_the_user_and_password_of_a_new_env() {
+    need_root();
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("new-env-{}", std::process::id()));
+    let checkout = base.join("checkout");
+    let services = std::env::temp_dir().join(format!("pinger-new-env-{}", std::process::id()));
+    std::fs::create_dir_all(checkout.join("scripts")).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(repo.join("scripts/services.sh"), checkout.join("scripts/services.sh")).unwrap();
+    let ports = format!("POSTGRES_PORT={}\nREDIS_PORT={}\n", free_port(), free_port());
+    let env = |user: &str, password: &str| {
+        std::fs::write(
+            checkout.join(".env"),
+            format!("{ports}POSTGRES_USER={user}\nPOSTGRES_PASSWORD={password}\nPOSTGRES_DB=pinger\n"),
+        )
+        .unwrap()
+    };
+    let _down = Down(&checkout, &services);
+    let psql = |sql: &str| script(&checkout, &services, &["psql", "-Atc", sql]);
+
+    env("pinger", "first-Secret-1");
+    let up = script(&checkout, &services, &["up"]);
+    assert!(up.status.success(), "services.sh up: {}", String::from_utf8_lossy(&up.stderr));
+    assert!(psql("CREATE TABLE kept AS SELECT 42 AS answer").status.success());
+    assert!(script(&checkout, &services, &["down"]).status.success());
+
+    // A new password (with a quote, as a hand-written one may have), then a new user too.
+    for (user, password) in [("pinger", "second-'Secret'-2"), ("someone", "third-Secret-3")] {
+        env(user, password);
+        let up = script(&checkout, &services, &["up"]);
+        assert!(up.status.success(), "services.sh up: {}", String::from_utf8_lossy(&up.stderr));
+        assert!(
+            String::from_utf8_lossy(&up.stdout).contains("was made with another .env"),
+            "{}",
+            String::from_utf8_lossy(&up.stdout)
+        );
+        let kept = psql("SELECT answer FROM kept");
+        assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+        assert_eq!(String::from_utf8_lossy(&kept.stdout).trim(), "42");
+        // Nothing to set the second time.
+        let again = script(&checkout, &services, &["up"]);
+        assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+        assert!(!String::from_utf8_lossy(&again.stdout).contains("another .env"));
+    }
+    // The old password no longer opens it.
+    env("pinger", "first-Secret-1");
+    let old = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "pinger", "-d", "pinger", "-Atc", "SELECT 1"])
+        .arg("-p")
+        .arg(ports.lines().next().unwrap().trim_start_matches("POSTGRES_PORT="))
+        .env("PGPASSWORD", "first-Secret-1")
+        .output()
+        .unwrap();
+    assert!(!old.status.success());
+    assert!(String::from_utf8_lossy(&old.stderr).contains("password authentication failed"));
 }

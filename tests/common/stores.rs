@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub const PG_PASSWORD: &str = "pinger-test-secret-7Qx";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
