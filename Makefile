@@ -8,7 +8,7 @@ COUNT ?= 1000
 PREFIX ?= /usr/local
 ADMINER_PORT ?= 8080
 
-.PHONY: build test bench lint fuzz run rebuild_and_run ping services-up services-down psql redis-cli demo install adminer compose-check
+.PHONY: build test bench lint fuzz run rebuild_and_run ping services-up services-down psql redis-cli demo install deb deb-files adminer compose-check
 
 build:
 	$(CARGO) build --release
@@ -80,8 +80,27 @@ install: build
 	for u in pinger.service pinger.timer pinger-daemon.service; do \
 		sed 's|/usr/local/bin/pinger|$(PREFIX)/bin/pinger|' dist/systemd/$$u | \
 			install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/$$u || exit 1; done
-	test -e $(DESTDIR)/etc/pinger/pinger.env || install -D -m 0600 .env.example $(DESTDIR)/etc/pinger/pinger.env
+	test -e $(DESTDIR)/etc/pinger/pinger.env || install -D -m 0600 dist/pinger.env $(DESTDIR)/etc/pinger/pinger.env
 	@systemctl daemon-reload 2>/dev/null || true
+
+# The Debian package (README, "As a Debian package"): target/debian/pinger_VERSION_ARCH.deb. Needs cargo-deb
+# (cargo install cargo-deb) and Debian's help2man. deb-files makes what the package takes from the build beside
+# the binary of PROFILE (release, or debug for a test build): the man page and the units with the binary at
+# /usr/bin; deb-package packs an existing build (DEB_OUT: where the .deb goes).
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+PROFILE ?= release
+DEB_OUT ?= $(TARGET_DIR)/debian
+deb: build
+	$(MAKE) deb-package
+
+deb-files:
+	mkdir -p $(TARGET_DIR)/$(PROFILE)/deb
+	scripts/manpage.sh $(TARGET_DIR)/$(PROFILE)/pinger $(TARGET_DIR)/$(PROFILE)/deb/pinger.1.gz
+	for u in pinger.service pinger.timer pinger-daemon.service; do \
+		sed 's|/usr/local/bin/pinger|/usr/bin/pinger|' dist/systemd/$$u > $(TARGET_DIR)/$(PROFILE)/deb/$$u || exit 1; done
+
+deb-package: deb-files
+	CARGO_TARGET_DIR=$(TARGET_DIR) $(CARGO) deb --no-build --strip --profile $(subst debug,dev,$(PROFILE)) --output $(DEB_OUT)
 
 # Adminer (Debian's package) on 127.0.0.1 only; it prints the address to open, with server, user and database
 # filled in.
