@@ -254,3 +254,35 @@ fn sigterm_ends_a_sweep_whose_postgres_hangs_and_spools_what_it_printed() {
     let printed: HashSet<String> = printed.into_keys().collect();
     assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "what was printed was spooled, then stored");
 }
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_postgres_frozen_before_the_run_counts_as_away_and_the_run_spools() {
+    need_root();
+    let pg = PgServer::start("frozen-first");
+    pg.apply("schema.sql");
+    let spool = spool_dir("frozen-first");
+    let n = 20u32;
+    let list = list_file("hung-frozen-first.txt", loopback(n));
+    // Frozen before pinger connects: the kernel still completes the TCP connect, then nothing answers.
+    let frozen = pg.freeze();
+    let running = Running::start(
+        pinger()
+            .arg("--hosts-file")
+            .arg(&list)
+            .args(["--count", "0", "--format", "json", "--no-progress", "--no-redis", "--store-timeout", "1"])
+            .arg("--spool-dir")
+            .arg(&spool)
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    );
+    let out = running.wait(Duration::from_secs(60), "a sweep whose Postgres was frozen before it started");
+    drop(frozen);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "swept, spooled: exit code 5\n{err}");
+    assert!(err.contains("no answer within 2 s"), "{err}");
+    let printed = results_by_host(&out);
+    assert_eq!(printed.len(), n as usize, "every host reported:\n{err}");
+    let printed: HashSet<String> = printed.into_keys().collect();
+    assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "every result spooled, then stored");
+}

@@ -119,18 +119,27 @@ impl Postgres {
         // A server that stops answering mid-statement must not hang a cron job for ever.
         cfg.keepalives(true).keepalives_idle(Duration::from_secs(10));
         cfg.tcp_user_timeout(timeout.max(Duration::from_secs(5)));
-        let mut lanes = Vec::with_capacity(lanes());
-        for _ in 0..lanes.capacity() {
-            let client = pg.connect().map_err(|e| match pg.explain(&e) {
-                // A certificate that is not trusted may be replaced: spool and try again next run.
-                Some(why) => StoreError::Unavailable(format!("postgres {target}: cannot connect: {why}")),
-                None => classify(&target, "cannot connect", &e),
-            })?;
-            lanes.push(Lane { client, buf: Vec::new() });
-        }
+        // connect_timeout bounds only the TCP connect: a server that accepts and then never answers (stopped,
+        // swamped) would hang the run before it probes anything, deaf to SIGTERM. So the opening (connect, TLS,
+        // login, the schema check) runs on a thread of its own, and a server silent past the deadline counts as
+        // away: the run spools. The thread, stuck in a read, ends with the process.
+        let deadline = timeout.saturating_mul(2);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let t = target.clone();
+        std::thread::Builder::new()
+            .name("pinger-pg-open".into())
+            .spawn(move || {
+                let _ = tx.send(open(&pg, &t));
+            })
+            .map_err(|e| StoreError::Unavailable(format!("postgres {target}: cannot start connecting: {e}")))?;
+        let (mut lanes, pending) = rx.recv_timeout(deadline).map_err(|_| {
+            StoreError::Unavailable(format!(
+                "postgres {target}: connected, but no answer within {} s (a stopped or overloaded server)",
+                deadline.as_secs()
+            ))
+        })??;
         let client = &mut lanes[0].client;
-        ensure_schema(client).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
-        if super::migrate::pending(client).map_err(|e| classify(&target, "cannot read the schema", &e))? {
+        if pending {
             eprintln!("pinger: migrating the rows of an older schema (pinger_data_old) into schema {SCHEMA_VERSION}");
             let started = std::time::Instant::now();
             match super::migrate::run(client, &mut |_| {}) {
@@ -221,6 +230,24 @@ impl Postgres {
         }
         Ok(Ok(()))
     }
+}
+
+/// Opens the lanes and checks the schema (applied if older, `true` when an older schema's rows wait to be
+/// migrated).
+fn open(pg: &PgConfig, target: &str) -> Result<(Vec<Lane>, bool), StoreError> {
+    let mut lanes = Vec::with_capacity(lanes());
+    for _ in 0..lanes.capacity() {
+        let client = pg.connect().map_err(|e| match pg.explain(&e) {
+            // A certificate that is not trusted may be replaced: spool and try again next run.
+            Some(why) => StoreError::Unavailable(format!("postgres {target}: cannot connect: {why}")),
+            None => classify(target, "cannot connect", &e),
+        })?;
+        lanes.push(Lane { client, buf: Vec::new() });
+    }
+    let client = &mut lanes[0].client;
+    ensure_schema(client).map_err(|e| classify(target, "cannot apply schema.sql", &e))?;
+    let pending = super::migrate::pending(client).map_err(|e| classify(target, "cannot read the schema", &e))?;
+    Ok((lanes, pending))
 }
 
 /// Applies `schema.sql` unless the database already holds this version. A current schema is left alone: its DDL
