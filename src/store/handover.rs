@@ -30,7 +30,8 @@ pub(super) enum Msg {
 #[derive(Default)]
 struct State {
     rows: Vec<Row>,
-    record: Option<Record>,
+    /// Shared with the store call writing it (a batch is up to 50,000 rows: no copy for the bookkeeping).
+    record: Option<Arc<Record>>,
     /// The rescue has begun: from now on everything is its own.
     rescued: bool,
 }
@@ -99,21 +100,22 @@ impl Handover {
 
     /// The rows gathered so far become one batch, the record in flight, in one step. `None` when there is
     /// nothing to write or a rescue has begun.
-    pub(super) fn batch(&self) -> Option<Record> {
+    pub(super) fn batch(&self) -> Option<Arc<Record>> {
         let mut s = lock(&self.state);
         if s.rescued || s.rows.is_empty() {
             return None;
         }
-        let record = Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows: std::mem::take(&mut s.rows) };
-        s.record = Some(record.clone());
+        let record =
+            Arc::new(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows: std::mem::take(&mut s.rows) });
+        s.record = Some(Arc::clone(&record));
         Some(record)
     }
 
     /// `record` is the one a store call is about to write. False when a rescue has begun (the writer must stop).
-    pub(super) fn in_flight(&self, record: &Record) -> bool {
+    pub(super) fn in_flight(&self, record: &Arc<Record>) -> bool {
         let mut s = lock(&self.state);
         if !s.rescued {
-            s.record = Some(record.clone());
+            s.record = Some(Arc::clone(record));
         }
         !s.rescued
     }
@@ -137,7 +139,8 @@ impl Handover {
         {
             let mut s = lock(&self.state);
             s.rescued = true;
-            records.extend(s.record.take());
+            // The store call may still hold it (hung): then the rescue spools a copy.
+            records.extend(s.record.take().map(Arc::unwrap_or_clone));
             let rows = std::mem::take(&mut s.rows);
             if !rows.is_empty() {
                 records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });

@@ -7,6 +7,7 @@
 //! never answers), [`Writer::finish`] gives up after its deadline and rescues what the writer still held into the
 //! spool, so a cron job ends and nothing is lost; `handover.rs` makes sure every result has one owner throughout.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -155,7 +156,7 @@ impl Worker {
     fn run(mut self) -> Report {
         self.cache.connect();
         self.replay();
-        self.store_in_postgres(&Record::Sweep(self.sweep.clone()));
+        self.store_in_postgres(&Arc::new(Record::Sweep(self.sweep.clone())));
         // Beside the sweep, never before it: results queue in the channel meanwhile.
         if let Some(Err(e)) = self.postgres.as_mut().map(Postgres::maintain) {
             self.warn(e.to_string());
@@ -171,7 +172,7 @@ impl Worker {
                 }
                 Taken::Finish(last) => {
                     self.flush();
-                    self.store_in_postgres(&Record::Sweep(last));
+                    self.store_in_postgres(&Arc::new(Record::Sweep(last)));
                     break;
                 }
                 Taken::Closed => {
@@ -205,7 +206,7 @@ impl Worker {
 
     /// Stores a record in Postgres, or spools it when Postgres is away. Order is kept: once a record of this run
     /// went to the spool, every later one does too.
-    fn store_in_postgres(&mut self, record: &Record) {
+    fn store_in_postgres(&mut self, record: &Arc<Record>) {
         if self.handover.in_flight(record) {
             self.write_postgres(record);
         }
