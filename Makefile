@@ -4,6 +4,9 @@ PINGER_ALLOW ?= 127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32
 export PINGER_ALLOW
 
 CARGO ?= cargo
+# Where cargo builds (CARGO_TARGET_DIR when set): the binary the targets below run is $(BIN).
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/release/pinger
 COUNT ?= 1000
 PREFIX ?= /usr/local
 ADMINER_PORT ?= 8080
@@ -45,12 +48,12 @@ fuzz:
 # The original tool's targets: a sweep of COUNT hosts of the list (URL, then cache, then the shipped file) into
 # the stores configured in .env; rebuild first; and a quick loopback ping.
 run:
-	./target/release/pinger --count $(COUNT)
+	$(BIN) --count $(COUNT)
 
 rebuild_and_run: build run
 
 ping: build
-	./target/release/pinger 127.0.0.0/24
+	$(BIN) 127.0.0.0/24
 
 # Redis and PostgreSQL on 127.0.0.1 (Docker Compose when a Docker engine answers, else Debian's packages).
 services-up:
@@ -74,7 +77,7 @@ demo:
 # The binary with cap_net_raw (no root needed to run it), the shipped list as the last-resort fallback, the systemd
 # units (README, "With systemd") and their settings file, kept when it exists.
 install: build
-	install -D -m 0755 target/release/pinger $(DESTDIR)$(PREFIX)/bin/pinger
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pinger
 	setcap cap_net_raw+ep $(DESTDIR)$(PREFIX)/bin/pinger
 	install -D -m 0644 hosts $(DESTDIR)/usr/share/pinger/hosts
 	for u in pinger.service pinger.timer pinger-daemon.service; do \
@@ -87,7 +90,6 @@ install: build
 # (cargo install cargo-deb) and Debian's help2man. deb-files makes what the package takes from the build beside
 # the binary of PROFILE (release, or debug for a test build): the man page and the units with the binary at
 # /usr/bin; deb-package packs an existing build (DEB_OUT: where the .deb goes).
-TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 PROFILE ?= release
 DEB_OUT ?= $(TARGET_DIR)/debian
 deb: build
@@ -97,7 +99,9 @@ deb-files:
 	mkdir -p $(TARGET_DIR)/$(PROFILE)/deb
 	scripts/manpage.sh $(TARGET_DIR)/$(PROFILE)/pinger $(TARGET_DIR)/$(PROFILE)/deb/pinger.1.gz
 	for u in pinger.service pinger.timer pinger-daemon.service; do \
-		sed 's|/usr/local/bin/pinger|/usr/bin/pinger|' dist/systemd/$$u > $(TARGET_DIR)/$(PROFILE)/deb/$$u || exit 1; done
+		sed -e 's|/usr/local/bin/pinger|/usr/bin/pinger|' \
+			-e 's|^# Installed by `make install`.*|# Installed by the pinger Debian package (make deb).|' \
+			dist/systemd/$$u > $(TARGET_DIR)/$(PROFILE)/deb/$$u || exit 1; done
 
 deb-package: deb-files
 	CARGO_TARGET_DIR=$(TARGET_DIR) $(CARGO) deb --no-build --strip --profile $(subst debug,dev,$(PROFILE)) --output $(DEB_OUT)

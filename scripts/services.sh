@@ -41,17 +41,24 @@ case "${1:-up}" in
     port=${ADMINER_PORT:-8080}
     login="/adminer.php?pgsql=$POSTGRES_HOST:$POSTGRES_PORT&username=$POSTGRES_USER&db=$POSTGRES_DB"
     dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
     ln -s /usr/share/adminer/adminer.php "$dir/adminer.php"
     printf '<?php header("Location: %s");\n' "$login" > "$dir/index.php"
     echo "adminer: open http://127.0.0.1:$port$login"
     echo "adminer: the password is POSTGRES_PASSWORD in $PWD/.env (Ctrl-C stops Adminer)"
-    exec php -S "127.0.0.1:$port" -t "$dir" ;;
+    php -S "127.0.0.1:$port" -t "$dir"
+    exit ;;
 esac
 
-if docker info >/dev/null 2>&1; then
+# Compose v2 (the docker plugin), or v1 (Debian 12's docker-compose package).
+if docker compose version >/dev/null 2>&1; then compose=(docker compose); wait=(--wait); else compose=(docker-compose); wait=(); fi
+if docker info >/dev/null 2>&1 && command -v "${compose[0]}" >/dev/null; then
   case "${1:-up}" in
-    up) docker compose up -d --wait postgres redis adminer ;;
-    down) docker compose stop postgres redis adminer ;;
+    up)
+      "${compose[@]}" up -d "${wait[@]}" postgres redis adminer
+      # v1 has no --wait: wait for Postgres here, or the first sweep would only spool.
+      for _ in $(seq 60); do "${compose[@]}" exec -T postgres pg_isready -q && break; sleep 1; done ;;
+    down) "${compose[@]}" stop postgres redis adminer ;;
   esac
   exit 0
 fi

@@ -5,7 +5,8 @@ use argh::FromArgs;
 /// Sweep hosts with ICMP echo from one raw socket and report each host once: alive (with its round-trip time),
 /// timeout or unreachable.
 ///
-/// Targets are IP addresses, CIDR blocks and A-B ranges on the command line and/or a host list (--hosts-file).
+/// Targets are IP addresses, CIDR blocks, A-B ranges and host names on the command line and/or a host list
+/// (--hosts-file).
 /// The short letters are fping's, with fping's meaning (-c -p -t -f -g -a -u -q).
 ///
 /// Other commands: `pinger report` (availability and outages from Postgres) and `pinger migrate` (bring the
@@ -20,7 +21,7 @@ pub struct Cli {
     #[argh(switch, short = 'g')]
     pub generate: bool,
 
-    /// host list: one address or CIDR block per line, '#' comments ('-' reads stdin)
+    /// host list: one address, CIDR block, A-B range or host name per line, '#' comments ('-' reads stdin)
     #[argh(option, short = 'f')]
     pub hosts_file: Option<String>,
 
@@ -64,7 +65,7 @@ pub struct Cli {
     #[argh(option, short = 't', from_str_fn(millis))]
     pub timeout: Option<u64>,
 
-    /// echo requests per host, as fping -c (default 1)
+    /// echo requests per host, as fping -c (default 1; 1 to 65535)
     #[argh(option, short = 'c', from_str_fn(whole_u16))]
     pub probes: Option<u16>,
 
@@ -136,15 +137,15 @@ pub struct Cli {
     #[argh(option, from_str_fn(seconds))]
     pub store_timeout: Option<u64>,
 
-    /// raw rows (one per check) are kept this long, in whole UTC days (default 7d)
+    /// raw rows (one per check) are kept this long, in whole UTC days (default 7d; at least 1d)
     #[argh(option)]
     pub keep_raw: Option<String>,
 
-    /// hourly rollups are kept this long (default 400d)
+    /// hourly rollups are kept this long (default 400d; at least 1d)
     #[argh(option)]
     pub keep_hourly: Option<String>,
 
-    /// daily rollups are kept this long (default: for ever)
+    /// daily rollups are kept this long (default: for ever; at least 1d)
     #[argh(option)]
     pub keep_daily: Option<String>,
 

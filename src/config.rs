@@ -229,15 +229,12 @@ fn secs(flag: &str, value: Option<u64>, default: u64) -> Result<Duration, Config
     bounded(flag, value, default, 1..=MAX_TIMEOUT_S, " s").map(Duration::from_secs)
 }
 
-/// A retention flag: a duration of at least `min` and at most 100 years.
-fn keep(flag: &str, value: Option<&str>, default: Duration, min: Duration) -> Result<Duration, ConfigError> {
+/// A retention flag: a duration of at least `min_days` whole days and at most 100 years.
+fn keep(flag: &str, value: Option<&str>, default: Duration, min_days: u64) -> Result<Duration, ConfigError> {
     let Some(v) = value else { return Ok(default) };
     match humantime::parse_duration(v) {
-        Ok(d) if d >= min && d <= Duration::from_secs(100 * 365 * 86_400) => Ok(d),
-        Ok(_) => Err(ConfigError(format!(
-            "{flag} must be between {} and 100 years, not {v:?}",
-            humantime::format_duration(min)
-        ))),
+        Ok(d) if d.as_secs() >= min_days * 86_400 && d <= Duration::from_secs(100 * 365 * 86_400) => Ok(d),
+        Ok(_) => Err(ConfigError(format!("{flag} must be between {min_days}d and 100 years (36500d), not {v:?}"))),
         Err(_) => Err(ConfigError(format!("{flag} takes a duration with a unit, like 7d or 400d, not {v:?}"))),
     }
 }
@@ -362,16 +359,11 @@ impl Config {
             spool_dir: cli.spool_dir.clone().map_or_else(crate::store::spool::default_dir, PathBuf::from),
             timeout: store_timeout,
             keep: crate::store::history::Retention {
-                raw: keep("--keep-raw", cli.keep_raw.as_deref(), DEFAULT_KEEP_RAW, Duration::from_secs(86_400))?,
-                hourly: keep(
-                    "--keep-hourly",
-                    cli.keep_hourly.as_deref(),
-                    DEFAULT_KEEP_HOURLY,
-                    Duration::from_secs(86_400),
-                )?,
+                raw: keep("--keep-raw", cli.keep_raw.as_deref(), DEFAULT_KEEP_RAW, 1)?,
+                hourly: keep("--keep-hourly", cli.keep_hourly.as_deref(), DEFAULT_KEEP_HOURLY, 1)?,
                 daily: match cli.keep_daily.as_deref() {
                     None => None,
-                    Some(d) => Some(keep("--keep-daily", Some(d), Duration::ZERO, Duration::from_secs(86_400))?),
+                    Some(d) => Some(keep("--keep-daily", Some(d), Duration::ZERO, 1)?),
                 },
             },
         };

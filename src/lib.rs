@@ -183,12 +183,12 @@ pub fn print_summary(s: &Summary) {
             let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
             let _ = writeln!(
                 e,
-                "pinger: round trip min/avg/max {:.3}/{:.3}/{:.3} ms over {} replies from {} alive hosts",
+                "pinger: round trip min/avg/max {:.3}/{:.3}/{:.3} ms over {} from {}",
                 ms(min),
                 ms(avg),
                 ms(max),
-                s.rtt.replies,
-                s.alive,
+                output::counted(s.rtt.replies, "reply", "replies"),
+                output::counted(s.alive as u64, "alive host", "alive hosts"),
             );
         }
         let _ = writeln!(

@@ -149,12 +149,12 @@ fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResu
             let mut detail = match r.error {
                 Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
                 Some(e) => e.describe(),
-                None if r.late > 0 => format!("{} late replies", r.late),
+                None if r.late > 0 => counted(u64::from(r.late), "late reply", "late replies"),
                 None => String::new(),
             };
             if r.refused > 0 {
                 let sep = if detail.is_empty() { "" } else { "; " };
-                detail = format!("{} sends refused{sep}{detail}", r.refused);
+                detail = format!("{}{sep}{detail}", counted(u64::from(r.refused), "send refused", "sends refused"));
             }
             let line = format!(
                 "{:<width$}  {:<11}  {:>4}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
@@ -348,4 +348,9 @@ fn print_all(
     }
     bar.finish_and_clear();
     report
+}
+
+/// `n` and the noun for it: "1 late reply", "2 late replies".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -253,12 +253,12 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             } else {
                 w(writeln!(
                     out,
-                    "{ip}: {checks} check{}, {failures} failed, availability {} over {since_text}; probe loss {}",
-                    if checks == 1 { "" } else { "s" },
+                    "{ip}: {}, {failures} failed, availability {} over {since_text}; probe loss {}",
+                    crate::output::counted(checks as u64, "check", "checks"),
                     if pct.is_nan() { "-".to_string() } else { format!("{pct:.2}%") },
                     loss.map_or("-".to_string(), |l| format!("{l:.2}%"))
                 ))?;
-                w(writeln!(out, "\noutages (newest first):"))?;
+                w(writeln!(out, "\noutages (newest first):{}", if outages.is_empty() { " none" } else { "" }))?;
                 for r in &outages {
                     let dur = match r.get::<_, Option<f64>>(3) {
                         None => "ongoing".into(),
@@ -268,10 +268,10 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
                     };
                     w(writeln!(
                         out,
-                        "  {:<20}  to  {:<20}  {:>4} failed checks  {dur}",
+                        "  {:<20}  to  {:<20}  {:>17}  {dur}",
                         ts(r.get(0)),
                         ts(r.get(1)),
-                        r.get::<_, i64>(2)
+                        crate::output::counted(r.get::<_, i64>(2) as u64, "failed check", "failed checks")
                     ))?;
                 }
                 w(writeln!(out, "\nhistory (newest first):"))?;

@@ -76,10 +76,11 @@ fn human(d: Duration) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no host list: {why}; no cache at {cache}; no shipped hosts file (looked at {shipped})")]
+#[error("no host list: {why}; no cache at {cache}; {shipped}")]
 pub struct NoList {
     pub why: String,
     pub cache: String,
+    /// Why the shipped list was not the fallback.
     pub shipped: String,
 }
 
@@ -151,14 +152,11 @@ pub fn load(cfg: &UrlConfig, filter: &Filter) -> Result<(Vec<u8>, Origin), NoLis
             return Ok((body, Origin::Shipped { path: path.clone(), why: format!("{why} and there is no cache yet") }));
         }
     }
-    let why = if shipped.is_empty() && !cfg.shipped.is_empty() {
-        format!("{why}; the shipped list is not used while PINGER_ALLOW is set (name one with --fallback-hosts)")
+    let shipped = if shipped.is_empty() && !cfg.shipped.is_empty() {
+        "the shipped list is not used while PINGER_ALLOW is set (name one with --fallback-hosts)".to_string()
     } else {
-        why
+        let looked = cfg.shipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        format!("no shipped hosts file (looked at {looked})")
     };
-    Err(NoList {
-        why,
-        cache: cfg.cache.display().to_string(),
-        shipped: cfg.shipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-    })
+    Err(NoList { why, cache: cfg.cache.display().to_string(), shipped })
 }

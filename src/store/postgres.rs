@@ -92,7 +92,17 @@ pub(crate) fn classify(target: &str, what: &str, e: &postgres::Error) -> StoreEr
         None if no_password => "the server asks for a password and none is set: put it in DATABASE_URL, or in \
                                 POSTGRES_PASSWORD (in .env or the environment)"
             .to_string(),
-        None => e.to_string(),
+        // "error connecting to server" alone does not say why: add its causes ("Connection refused (os error
+        // 111)").
+        None => {
+            let mut reason = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                reason = format!("{reason}: {c}");
+                cause = c.source();
+            }
+            reason
+        }
     };
     let msg = format!("postgres {target}: {what}: {reason}");
     // Classes 22 (data exception) and 23 (integrity constraint): the record itself is the problem.
