@@ -151,10 +151,15 @@ fn redis_config(cli: &Cli, env: &Env) -> Result<Option<redis::ConnectionInfo>, C
     if cli.no_store || cli.no_redis {
         return Ok(None);
     }
+    redis_from(cli.redis_url.as_deref(), env)
+}
+
+/// The Redis to use from `--redis-url`, `REDIS_URL` or the `REDIS_*` variables; `None` if none is set.
+pub fn redis_from(flag: Option<&str>, env: &Env) -> Result<Option<redis::ConnectionInfo>, ConfigError> {
     let parse = |what: &str, url: &str| {
         url.into_connection_info().map_err(|_| ConfigError(format!("{what} is not a valid Redis URL")))
     };
-    let info = if let Some(url) = &cli.redis_url {
+    let info = if let Some(url) = flag {
         parse("--redis-url", url)?
     } else if let Some(url) = &env.redis_url {
         parse("REDIS_URL", url)?

@@ -12,7 +12,7 @@
 //!
 //! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
 //! never touch a socket, a clock or a thread. `report` is the `pinger report` command, `migrate` the `pinger
-//! migrate` command; `source` fetches host lists; `privileges` drops root and the socket capabilities (right
+//! migrate` command, `serve` the `pinger serve` web view; `source` fetches host lists; `privileges` drops root and the socket capabilities (right
 //! after the sockets open, before anything else runs); `files` is how the cache and the spool are written and
 //! read (private directories, temporary files created new, no link followed).
 
@@ -26,6 +26,7 @@ pub mod output;
 pub mod privileges;
 pub mod probe;
 pub mod report;
+pub mod serve;
 pub mod socket;
 pub mod source;
 pub mod store;
