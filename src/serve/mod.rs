@@ -130,10 +130,19 @@ impl Worker {
         self.client.as_mut().ok_or_else(|| Failure::Database("no connection".into()))
     }
 
-    /// Runs `f` on the connection; a Postgres error drops the connection (made anew next time).
-    fn with_db<T>(&mut self, f: impl FnOnce(&mut postgres::Client) -> query::Result<T>) -> Result<T, Failure> {
-        let r = f(self.client()?);
-        r.map_err(|e| self.db_error(&e))
+    /// Runs `f` on the connection; a Postgres error drops the connection (made anew next time). A connection
+    /// kept from an earlier request may have died with a restarted server: then `f` runs once more on a new one.
+    fn with_db<T>(&mut self, mut f: impl FnMut(&mut postgres::Client) -> query::Result<T>) -> Result<T, Failure> {
+        let kept = self.client.is_some();
+        match f(self.client()?) {
+            Ok(v) => Ok(v),
+            Err(e) if kept && (e.is_closed() || e.code() == Some(&postgres::error::SqlState::ADMIN_SHUTDOWN)) => {
+                self.client = None;
+                let r = f(self.client()?);
+                r.map_err(|e| self.db_error(&e))
+            }
+            Err(e) => Err(self.db_error(&e)),
+        }
     }
 
     fn host(&mut self, addr: IpAddr, range: ChartRange) -> Result<HostView, Failure> {
