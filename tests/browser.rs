@@ -11,9 +11,8 @@ use common::browser::{browser_tools, wait_for, Group};
 use common::stores::{PgServer, PG_PASSWORD};
 use common::*;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
