@@ -156,6 +156,14 @@ pub struct Cli {
     #[argh(option)]
     pub every: Option<String>,
 
+    /// serve Prometheus metrics at http://ADDR/metrics while pinger runs (with --every), e.g. 127.0.0.1:9108
+    #[argh(option)]
+    pub metrics_listen: Option<String>,
+
+    /// with --metrics-listen: also a series per host (up, RTT histogram); for lists of hundreds, not millions
+    #[argh(switch)]
+    pub metrics_per_host: bool,
+
     /// when started as root: the user to run as once the raw socket is open
     #[argh(option)]
     pub user: Option<String>,

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod metrics;
 pub mod migrate;
 pub mod outcome;
 pub mod output;

@@ -123,12 +123,17 @@ impl Reply {
 /// `method path` to 127.0.0.1:`port`, over a new connection (`Connection: close`), with a hang guard.
 pub fn request(port: u16, method: &str, path: &str) -> Reply {
     let started = Instant::now();
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to pinger serve");
-    conn.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(conn, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").expect("send");
+    try_request(port, method, path).unwrap_or_else(|e| panic!("{method} {path}: {e} after {:?}", started.elapsed()))
+}
+
+/// As [`request`], with a failure to connect, send or read as an error.
+pub fn try_request(port: u16, method: &str, path: &str) -> std::io::Result<Reply> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port))?;
+    conn.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(conn, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
     let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{method} {path}: {e} after {:?}", started.elapsed()));
-    let text = String::from_utf8(raw).expect("UTF-8 answer");
+    conn.read_to_end(&mut raw)?;
+    let text = String::from_utf8(raw).map_err(std::io::Error::other)?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -138,7 +143,7 @@ pub fn request(port: u16, method: &str, path: &str) -> Reply {
         .collect();
     let body =
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.into() };
-    Reply { status, headers, body }
+    Ok(Reply { status, headers, body })
 }
 
 fn unchunk(mut s: &str) -> String {
