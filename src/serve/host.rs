@@ -88,7 +88,7 @@ fn windows(h: &HostView) -> String {
 }
 
 fn outages(h: &HostView) -> String {
-    let mut b = format!("<h2>Outages</h2>");
+    let mut b = String::from("<h2>Outages</h2>");
     if h.outages.is_empty() {
         b.push_str("<p id=\"outages\" class=\"up\">No outage recorded.</p>");
         return b;

@@ -146,7 +146,7 @@ impl Worker {
     }
 
     fn host(&mut self, addr: IpAddr, range: ChartRange) -> Result<HostView, Failure> {
-        let Some((windows, outages, last_check)) = self.with_db(|c| query::host(c, addr))? else {
+        let Some(query::HostHistory { windows, outages, last_check }) = self.with_db(|c| query::host(c, addr))? else {
             return Err(Failure::NotFound(format!(
                 "no check of {addr} is stored: it was never swept into this database, or its history has expired"
             )));

@@ -187,9 +187,16 @@ pub fn heatmap(client: &mut Client) -> Result<Heatmap> {
     Ok(map)
 }
 
+/// What Postgres knows of one host, apart from its chart.
+pub struct HostHistory {
+    pub windows: Vec<Window>,
+    pub outages: Vec<Outage>,
+    pub last_check: Option<String>,
+}
+
 /// A host's availability over 24 h, 7 d, 30 d and 365 d, its newest outages and its last check; `None` when
 /// Postgres knows nothing of it.
-pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<(Vec<Window>, Vec<Outage>, Option<String>)>> {
+pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<HostHistory>> {
     let windows = client.query(
         &format!(
             "SELECT v.label, coalesce(a.checks, 0), coalesce(a.failures, 0), a.availability_pct::float8, \
@@ -230,7 +237,7 @@ pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<(Vec<Window>, Ve
     if last.is_none() && outages.is_empty() && windows.iter().all(|w| w.checks == 0) {
         return Ok(None);
     }
-    Ok(Some((windows, outages.iter().map(outage_of).collect(), last)))
+    Ok(Some(HostHistory { windows, outages: outages.iter().map(outage_of).collect(), last_check: last }))
 }
 
 /// The histogram of the checks' mean RTTs, in the buckets of `pinger_rtt_bounds()`, over raw rows `d`.
