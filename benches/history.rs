@@ -12,13 +12,17 @@
 //!   generated outages against the trigger's for the raw days, so the two cannot disagree unseen.
 //!
 //! Run: `cargo bench --bench history` (HISTORY_HOSTS=15000 HISTORY_DAYS=30 HISTORY_RAW_DAYS=2 by default;
-//! HISTORY_MIGRATE=0 skips the migration measurement, HISTORY_INGEST=0 the ingest one).
+//! HISTORY_MIGRATE=0 skips the migration measurement, HISTORY_INGEST=0 the ingest one, HISTORY_SERVE=0 the
+//! `pinger serve` pages; HISTORY_KEEP=1 leaves the history's Postgres running at the end).
 
 // The stores can be started with TLS; their certificates come from here.
 #[path = "../tests/common/certs.rs"]
 mod certs;
 #[path = "../tests/common/stores.rs"]
 mod stores;
+// Plain HTTP requests to `pinger serve`.
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -281,12 +285,61 @@ fn main() {
          `pinger report` (24h) {day:.3} s; the 10 longest outages of 30 days {longest:.3} s"
     );
 
+    if env("HISTORY_SERVE", 1) == 1 {
+        pages(&pg, &mut db, days);
+    }
     if env("HISTORY_INGEST", 1) == 1 {
         ingest(&pg);
     }
     drop(db);
+    if env("HISTORY_KEEP", 0) == 1 {
+        // For measuring more against the same history: the server stays up (stop it with pg_ctl).
+        println!("- kept: the history's server runs on {}", pg.url());
+        std::mem::forget(pg);
+    }
     if env("HISTORY_MIGRATE", 1) == 1 {
         migrate(hosts);
+    }
+}
+
+/// `pinger serve`'s pages over the history: a sweeps row a minute is added (the history's checks have none),
+/// then each page is fetched over HTTP from the release binary, the first time and then 5 times (median).
+fn pages(pg: &stores::PgServer, db: &mut postgres::Client, days: i64) {
+    db.execute(
+        "INSERT INTO sweeps (id, started_at, finished_at, host_count, alive, timeout, unreachable, source) \
+         SELECT gen_random_uuid(), s.start + m * interval '1 minute', s.start + m * interval '1 minute' \
+                + interval '1.5 seconds', s.hosts, s.hosts - s.hosts / 100, s.hosts / 100, 0, 'file hosts' \
+         FROM bench_settings s, generate_series(0, $1::int * 1440 - 1) m",
+        &[&(days as i32)],
+    )
+    .expect("sweeps");
+    db.batch_execute("VACUUM ANALYZE sweeps").expect("vacuum");
+    let mut cmd = pinger(pg);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let server = serve::Serve::start(cmd, "bench");
+    let paths = [
+        "/",
+        "/?since=7d",
+        "/?since=30d",
+        "/api/overview",
+        "/host/127.2.0.7",
+        "/host/127.2.0.7?range=7d",
+        "/host/127.2.0.7?range=30d",
+        "/host/127.2.0.7?range=1y",
+        "/host/127.2.0.100?range=30d",
+        "/sweeps",
+        "/api/sweeps?limit=1000",
+    ];
+    println!("- pages (`pinger serve`, over HTTP on loopback): first request / median of the next 5");
+    for path in paths {
+        let get = || {
+            let (r, s) = timed(|| serve::request(server.port, "GET", path));
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            (s, r.body.len())
+        };
+        let (first, bytes) = get();
+        let again = median((0..5).map(|_| get().0).collect());
+        println!("  {path:<30} {first:.3} s / {again:.3} s ({} kB)", bytes / 1000);
     }
 }
 

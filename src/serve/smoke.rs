@@ -90,7 +90,7 @@ pub fn latency_chart(points: &[Point], from: f64, bucket_s: f64, buckets: i32) -
         f.plot_w(),
         f.plot_h()
     );
-    s += &time_ticks(&f, from, to, 6);
+    s += &time_ticks(&f, from, to);
     s.push_str("</svg>");
     s
 }

@@ -71,6 +71,11 @@ pub fn nice_ceiling(v: f64) -> f64 {
     [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().map(|m| m * p).find(|c| *c >= v * (1.0 - 1e-12)).unwrap_or(10.0 * p)
 }
 
+/// An axis top for counts: four steps of a whole, round number each (4, 8, 20, 40, 100, ...).
+pub fn count_ceiling(v: f64) -> f64 {
+    nice_ceiling(v / 4.0).max(1.0) * 4.0
+}
+
 /// A number as an axis label: no needless decimals.
 pub fn tick_label(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
@@ -118,34 +123,58 @@ pub fn utc(t: f64) -> String {
     s.get(..16).map_or(s.clone(), |p| p.replace('T', " "))
 }
 
-/// Labels under the x axis for a time scale [lo, hi]: about `n` of them, as `HH:MM` for spans up to two days,
-/// else `MM-DD`.
-pub fn time_ticks(f: &Frame, lo: f64, hi: f64, n: u32) -> String {
+/// Where the x axis of a time scale [lo, hi] gets a mark, and its label: every 3 hours (`HH:MM`) up to a day and
+/// a half, every UTC midnight (`MM-DD`) up to 10 days, every 5th day up to 45, else the first of each month
+/// (`YYYY-MM`). Times are UTC, marks on round times.
+pub fn time_marks(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    const DAY: f64 = 86_400.0;
+    let span = hi - lo;
+    if !(lo.is_finite() && hi.is_finite() && span > 0.0) {
+        return Vec::new();
+    }
+    let every = |step: f64, label: fn(&str) -> String| {
+        let mut t = (lo / step).ceil() * step;
+        let mut marks = Vec::new();
+        while t <= hi && marks.len() < 400 {
+            marks.push((t, label(&utc(t))));
+            t += step;
+        }
+        marks
+    };
+    fn tail(s: &str, r: std::ops::Range<usize>) -> String {
+        s.get(r).unwrap_or(s).to_string()
+    }
+    if span <= 1.5 * DAY {
+        every(3.0 * 3600.0, |u| tail(u, 11..16))
+    } else if span <= 10.0 * DAY {
+        every(DAY, |u| tail(u, 5..10))
+    } else if span <= 45.0 * DAY {
+        every(5.0 * DAY, |u| tail(u, 5..10))
+    } else {
+        every(DAY, |u| u.to_string())
+            .into_iter()
+            .filter(|(_, u)| u.get(8..10) == Some("01"))
+            .map(|(t, u)| (t, tail(&u, 0..7)))
+            .collect()
+    }
+}
+
+/// The marks of [`time_marks`] under the plot.
+pub fn time_ticks(f: &Frame, lo: f64, hi: f64) -> String {
     let mut s = String::new();
-    let short = hi - lo <= 2.0 * 86_400.0;
-    for k in 0..=n {
-        let t = lo + (hi - lo) * f64::from(k) / f64::from(n);
+    for (t, label) in time_marks(lo, hi) {
         let x = f.x(t, lo, hi);
-        let full = utc(t);
-        let label = if full.len() < 16 {
-            full
-        } else if short {
-            full[11..16].to_string()
-        } else {
-            full[5..10].to_string()
-        };
-        let anchor = match k {
-            0 => "start",
-            k if k == n => "end",
-            _ => "middle",
-        };
         let _ = write!(
             s,
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
-             <text x=\"{x:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{label}</text>",
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#e4e4e4\"/>\
+             <line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
+             <text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            f.top,
+            f.bottom_y(),
             f.bottom_y(),
             f.bottom_y() + 4.0,
-            f.bottom_y() + 16.0
+            f.bottom_y() + 16.0,
+            esc(&label)
         );
     }
     s
@@ -163,6 +192,7 @@ mod tests {
         assert_eq!(nice_ceiling(21.0), 25.0);
         assert_eq!(nice_ceiling(0.0), 1.0);
         assert_eq!(nice_ceiling(f64::NAN), 1.0);
+        assert_eq!((count_ceiling(3.0), count_ceiling(5.0), count_ceiling(14_850.0)), (4.0, 8.0, 20_000.0));
         assert_eq!(tick_label(0.0125), "0.013");
         assert_eq!(tick_label(12.5), "12.5");
         assert_eq!(tick_label(100.0), "100");
@@ -174,5 +204,21 @@ mod tests {
         assert_eq!(utc(1_764_000_000.0), "2025-11-24 16:00");
         assert_eq!(utc(f64::INFINITY), "?");
         assert_eq!(utc(-5.0), "?");
+    }
+
+    #[test]
+    fn time_marks_fall_on_round_utc_times() {
+        let day = 86_400.0;
+        let lo = 1_764_000_000.0 + 1234.0;
+        let hours: Vec<String> = time_marks(lo, lo + day).into_iter().map(|m| m.1).collect();
+        assert_eq!(hours.first().map(String::as_str), Some("18:00"));
+        assert_eq!(hours.len(), 8);
+        let days = time_marks(lo, lo + 7.0 * day);
+        assert_eq!(days.len(), 7);
+        assert!(days.iter().all(|(t, _)| t % day == 0.0));
+        let months: Vec<String> = time_marks(lo, lo + 365.0 * day).into_iter().map(|m| m.1).collect();
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[0], "2025-12");
+        assert!(time_marks(5.0, 1.0).is_empty());
     }
 }

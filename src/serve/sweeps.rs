@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::data::Sweep;
 use super::html::{duration, esc, page, Nav};
-use super::svg::{nice_ceiling, utc, y_grid, Frame};
+use super::svg::{count_ceiling, nice_ceiling, utc, y_grid, Frame};
 
 const FRAME: Frame = Frame::new(960.0, 240.0);
 
@@ -16,7 +16,7 @@ pub fn chart(sweeps: &[Sweep]) -> String {
     let n = old_first.len();
     let dur_max =
         nice_ceiling(old_first.iter().filter_map(|s| s.duration_s).filter(|d| d.is_finite()).fold(0.0, f64::max));
-    let alive_max = nice_ceiling(old_first.iter().filter_map(|s| s.alive).max().unwrap_or(0) as f64);
+    let alive_max = count_ceiling(old_first.iter().filter_map(|s| s.alive).max().unwrap_or(0) as f64);
     let mut s = f.open("sweeps", "recent sweeps: duration (bars) and hosts alive (line)", &[("sweeps", n.to_string())]);
     s += &y_grid(&f, dur_max, " s", false, "#4a78b0");
     s += &y_grid(&f, alive_max, "", true, "#1a9a1a");
