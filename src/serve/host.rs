@@ -47,10 +47,11 @@ fn now(h: &HostView) -> String {
             let _ = write!(
                 b,
                 "<div><b class=\"{class}\" id=\"status\">{}</b>latest sweep</div><div><b>{}</b>round trip</div>\
-                 <div><b>{}</b>checked at</div>",
+                 <div><b>{}</b>checked at (UTC)</div>",
                 esc(s),
                 ms(h.now.rtt_ms),
-                text(h.now.at.as_deref())
+                // To the second, as every other time on the page.
+                text(h.now.at.as_deref().map(|a| a.get(..19).map_or(a.to_string(), |s| format!("{s}Z"))).as_deref())
             );
         }
         None => {
