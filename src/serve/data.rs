@@ -61,6 +61,8 @@ pub struct Heatmap {
     pub rows: Vec<HeatRow>,
     /// Rows there would be without the cut.
     pub rows_total: i64,
+    /// When it was computed (it is kept for a while: `cache.rs`).
+    pub as_of: String,
 }
 
 pub const HEATMAP_DAYS: i32 = 14;
@@ -90,10 +92,30 @@ pub struct Overview {
     pub hosts_in_window: i64,
     /// The least available first.
     pub least_available: Vec<Availability>,
+    /// When the list was computed (it is kept for a while: `cache.rs`).
+    pub least_as_of: String,
     /// Outages going on now, the longest first.
     pub outages_now: Vec<Outage>,
     pub outages_now_total: i64,
     pub heatmap: Heatmap,
+}
+
+/// The least available hosts over a window, as computed at `as_of`.
+#[derive(Clone, Debug)]
+pub struct Least {
+    pub rows: Vec<Availability>,
+    /// Hosts checked in the window.
+    pub hosts: i64,
+    pub as_of: String,
+}
+
+/// The parts of the overview that are read anew for every request.
+#[derive(Clone, Debug)]
+pub struct Live {
+    pub now: String,
+    pub latest_sweep: Option<Sweep>,
+    pub outages_now: Vec<Outage>,
+    pub outages_now_total: i64,
 }
 
 pub const LEAST_ROWS: i64 = 20;

@@ -7,6 +7,7 @@
 //! like the rest of pinger, no async runtime, four small dependencies), a few worker threads that each keep
 //! their own database and Redis connections, and the mapping of failures to statuses. Nothing here writes.
 
+mod cache;
 pub mod data;
 mod host;
 pub mod html;
@@ -21,15 +22,16 @@ mod sweeps;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
 use crate::config::{postgres_from, redis_from, ConfigError, Env};
 use crate::report::ReportError;
 use crate::store::tls::PgConfig;
-use data::HostView;
-use route::{ChartRange, Format, Route};
+use cache::{Cache, Lookup};
+use data::{Heatmap, HostView, Least, Overview};
+use route::{ChartRange, Format, Route, Since};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8089";
 /// Requests answered at once: each worker has its own connections, so this is also the most Postgres sees.
@@ -97,16 +99,102 @@ enum Failure {
     NotFound(String),
 }
 
+/// What the workers share: where Postgres is, and the overview's slow answers (`cache.rs`).
+pub struct Shared {
+    pub pg: PgConfig,
+    least: Cache<Least>,
+    heatmap: Cache<Heatmap>,
+}
+
+impl Shared {
+    pub fn new(pg: PgConfig) -> Arc<Shared> {
+        Arc::new(Shared { pg, least: Cache::default(), heatmap: Cache::default() })
+    }
+
+    /// Computes the default overview's slow parts in the background, so that the first visitor does not wait.
+    pub fn warm(self: &Arc<Shared>) {
+        let shared = Arc::clone(self);
+        std::thread::spawn(move || {
+            let Ok(mut c) = shared.pg.connect() else { return };
+            let at = Instant::now();
+            if let Ok(h) = query::heatmap(&mut c) {
+                shared.heatmap.store(HEATMAP_KEY, at, Arc::new(h));
+            }
+            if let Ok(l) = query::least(&mut c, 86_400.0) {
+                shared.least.store(route::SINCE_CHOICES[0], at, Arc::new(l));
+            }
+        });
+    }
+}
+
+const HEATMAP_KEY: &str = "heatmap";
+
 /// One worker's connections; each is made when first needed and made anew after a failure.
 pub struct Worker {
+    shared: Arc<Shared>,
     pg: PgConfig,
     client: Option<postgres::Client>,
     redis: now::RedisNow,
 }
 
 impl Worker {
-    pub fn new(pg: PgConfig, redis: now::RedisNow) -> Worker {
-        Worker { pg, client: None, redis }
+    pub fn new(shared: Arc<Shared>, redis: now::RedisNow) -> Worker {
+        Worker { pg: shared.pg.clone(), shared, client: None, redis }
+    }
+
+    /// The value `cache` holds for `key`, computed by `compute` when there is none (and refreshed in the
+    /// background, on a connection of its own, when it is getting old).
+    fn cached<V: Send + Sync + 'static>(
+        &mut self,
+        cache: fn(&Shared) -> &Cache<V>,
+        key: &str,
+        compute: impl Fn(&mut postgres::Client) -> query::Result<V> + Send + 'static,
+    ) -> Result<Arc<V>, Failure> {
+        let now = Instant::now();
+        match cache(&self.shared).lookup(key, now) {
+            Lookup::Fresh(v) | Lookup::Stale(v) => Ok(v),
+            Lookup::Refresh(v) => {
+                let (shared, key) = (Arc::clone(&self.shared), key.to_string());
+                std::thread::spawn(move || {
+                    let at = Instant::now();
+                    match shared.pg.connect().and_then(|mut c| compute(&mut c)) {
+                        Ok(fresh) => cache(&shared).store(&key, at, Arc::new(fresh)),
+                        Err(_) => cache(&shared).failed(&key),
+                    }
+                });
+                Ok(v)
+            }
+            Lookup::Missing => {
+                let v = Arc::new(self.with_db(&compute)?);
+                cache(&self.shared).store(key, now, Arc::clone(&v));
+                Ok(v)
+            }
+        }
+    }
+
+    /// The overview: the latest sweep and the outages now as they are, the slow parts as `cache.rs` keeps them
+    /// (windows other than the offered ones are computed for each request).
+    fn overview(&mut self, since: &Since) -> Result<Overview, Failure> {
+        let live = self.with_db(query::live)?;
+        let secs = since.secs;
+        let least = if route::SINCE_CHOICES.contains(&since.label.as_str()) {
+            self.cached(|s| &s.least, &since.label, move |c| query::least(c, secs))?
+        } else {
+            Arc::new(self.with_db(|c| query::least(c, secs))?)
+        };
+        let heatmap = self.cached(|s| &s.heatmap, HEATMAP_KEY, query::heatmap)?;
+        Ok(Overview {
+            now: live.now,
+            since: since.label.clone(),
+            since_s: since.secs,
+            latest_sweep: live.latest_sweep,
+            hosts_in_window: least.hosts,
+            least_available: least.rows.clone(),
+            least_as_of: least.as_of.clone(),
+            outages_now: live.outages_now,
+            outages_now_total: live.outages_now_total,
+            heatmap: Heatmap::clone(&heatmap),
+        })
     }
 
     fn db_error(&mut self, e: &postgres::Error) -> Failure {
@@ -173,7 +261,7 @@ impl Worker {
             Err((format, refusal)) => return Answer::error(format, refusal.status(), refusal.message()),
         };
         let result = match &route {
-            Route::Overview { since } => self.with_db(|c| query::overview(c, &since.label, since.secs)).map(|o| {
+            Route::Overview { since } => self.overview(since).map(|o| {
                 if format == Format::Json {
                     Answer::json(&o)
                 } else {
@@ -256,11 +344,13 @@ pub fn run(cli: ServeCli, env: &Env, out: &mut impl Write) -> Result<(), ReportE
     );
     let _ = out.flush();
     let server = Arc::new(server);
+    let shared = Shared::new(pg);
+    shared.warm();
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             let server = Arc::clone(&server);
             let mut w = Worker::new(
-                pg.clone(),
+                Arc::clone(&shared),
                 now::RedisNow::new(redis.clone(), cli.redis_prefix.clone().unwrap_or_default(), TIMEOUT),
             );
             std::thread::spawn(move || {

@@ -113,9 +113,11 @@ fn least(o: &Overview) -> String {
     }
     let _ = write!(
         b,
-        "</tbody></table><p class=\"muted\">the {} least available of {} hosts checked in the window</p>",
+        "</tbody></table><p class=\"muted\">the {} least available of {} hosts checked in the window, as of {} \
+         UTC</p>",
         o.least_available.len(),
-        o.hosts_in_window
+        o.hosts_in_window,
+        esc(&o.least_as_of)
     );
     b
 }
@@ -175,6 +177,7 @@ fn heatmap(h: &Heatmap) -> String {
          <span style=\"background:#f39c33\"></span>95%+<span style=\"background:#d9383a\"></span>less\
          <span style=\"background:#eee\"></span>no checks; today: the hours rolled up so far</p>",
     );
+    let _ = write!(b, "<p class=\"muted\">as of {} UTC</p>", esc(&h.as_of));
     b
 }
 
@@ -211,6 +214,7 @@ mod tests {
                 last_alive: None,
                 last_status_change: None,
             }],
+            least_as_of: "2026-01-01T00:00:00Z".into(),
             outages_now: vec![],
             outages_now_total: 0,
             heatmap: Heatmap::default(),

@@ -68,35 +68,11 @@ fn outage_of(r: &postgres::Row) -> Outage {
     }
 }
 
-/// The overview: the latest sweep, the least available hosts since `since_s` seconds ago, the outages going on
-/// now (the longest first) and the heatmap of the last [`HEATMAP_DAYS`] days.
-pub fn overview(client: &mut Client, since: &str, since_s: f64) -> Result<Overview> {
+/// The overview's parts that are cheap: the time, the latest sweep and the outages going on now (the longest
+/// first).
+pub fn live(client: &mut Client) -> Result<Live> {
     let now: String = client.query_one(&format!("SELECT {}", ts_sql("now()")), &[])?.get(0);
     let latest_sweep = sweeps(client, 1)?.into_iter().next();
-    let least = client.query(
-        &format!(
-            "SELECT host(host), checks, failures, availability_pct::float8, loss_pct::float8, last_result, {}, {}, \
-             count(*) OVER () FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
-             ORDER BY availability_pct, failures DESC, host LIMIT $2",
-            ts_sql("last_alive"),
-            ts_sql("last_status_change")
-        ),
-        &[&since_s, &LEAST_ROWS],
-    )?;
-    let hosts_in_window = least.first().map_or(0, |r| r.get(8));
-    let least_available = least
-        .iter()
-        .map(|r| Availability {
-            host: r.get(0),
-            checks: r.get(1),
-            failures: r.get(2),
-            availability_pct: r.get(3),
-            loss_pct: r.get(4),
-            up_now: r.get(5),
-            last_alive: r.get(6),
-            last_status_change: r.get(7),
-        })
-        .collect();
     let open = client.query(
         &format!(
             "SELECT {}, count(*) OVER () FROM pinger_outages WHERE ended_at IS NULL \
@@ -105,17 +81,47 @@ pub fn overview(client: &mut Client, since: &str, since_s: f64) -> Result<Overvi
         ),
         &[&OUTAGES_NOW_ROWS],
     )?;
-    let outages_now_total = open.first().map_or(0, |r| r.get(6));
-    Ok(Overview {
+    Ok(Live {
         now,
-        since: since.to_string(),
-        since_s,
         latest_sweep,
-        hosts_in_window,
-        least_available,
+        outages_now_total: open.first().map_or(0, |r| r.get(6)),
         outages_now: open.iter().map(outage_of).collect(),
-        outages_now_total,
-        heatmap: heatmap(client)?,
+    })
+}
+
+/// The least available hosts since `since_s` seconds ago.
+pub fn least(client: &mut Client, since_s: f64) -> Result<Least> {
+    let rows = client.query(
+        &format!(
+            "SELECT host(host), checks, failures, availability_pct::float8, loss_pct::float8, last_result, {}, {}, \
+             count(*) OVER (), {} FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
+             ORDER BY availability_pct, failures DESC, host LIMIT $2",
+            ts_sql("last_alive"),
+            ts_sql("last_status_change"),
+            ts_sql("now()")
+        ),
+        &[&since_s, &LEAST_ROWS],
+    )?;
+    let as_of = match rows.first() {
+        Some(r) => r.get(9),
+        None => client.query_one(&format!("SELECT {}", ts_sql("now()")), &[])?.get(0),
+    };
+    Ok(Least {
+        hosts: rows.first().map_or(0, |r| r.get(8)),
+        rows: rows
+            .iter()
+            .map(|r| Availability {
+                host: r.get(0),
+                checks: r.get(1),
+                failures: r.get(2),
+                availability_pct: r.get(3),
+                loss_pct: r.get(4),
+                up_now: r.get(5),
+                last_alive: r.get(6),
+                last_status_change: r.get(7),
+            })
+            .collect(),
+        as_of,
     })
 }
 
@@ -146,16 +152,16 @@ pub fn heatmap(client: &mut Client) -> Result<Heatmap> {
             FROM cells GROUP BY key ORDER BY pct NULLS LAST, key LIMIT $3
         )
         SELECT CASE WHEN (SELECT n FROM n) <= $2 THEN host(t.key) ELSE t.key::text END, t.pct::float8, t.total,
-               h.hosts, c.day::text, c.c, c.f, (SELECT n FROM n) > $2, span.first::text
-        FROM top t JOIN cells c USING (key) JOIN hosts h USING (key), span
+               h.hosts, c.day::text, c.c, c.f, (SELECT n FROM n) > $2
+        FROM top t JOIN cells c USING (key) JOIN hosts h USING (key)
         ORDER BY t.pct NULLS LAST, t.key, c.day";
     let rows = client.query(sql, &[&HEATMAP_DAYS, &HEATMAP_HOST_ROWS, &HEATMAP_ROWS])?;
-    let first: Option<String> = rows.first().map(|r| r.get(8));
-    let first = match first {
-        Some(f) => f,
-        None => client
-            .query_one("SELECT ((now() AT TIME ZONE 'UTC')::date - ($1::int - 1))::text", &[&HEATMAP_DAYS])?
-            .get(0),
+    let (first, as_of): (String, String) = {
+        let r = client.query_one(
+            &format!("SELECT ((now() AT TIME ZONE 'UTC')::date - ($1::int - 1))::text, {}", ts_sql("now()")),
+            &[&HEATMAP_DAYS],
+        )?;
+        (r.get(0), r.get(1))
     };
     let days: Vec<String> = client
         .query(
@@ -165,7 +171,7 @@ pub fn heatmap(client: &mut Client) -> Result<Heatmap> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut map = Heatmap { days, ..Heatmap::default() };
+    let mut map = Heatmap { days, as_of, ..Heatmap::default() };
     for r in &rows {
         let label: String = r.get(0);
         if map.rows.last().is_none_or(|row| row.label != label) {
