@@ -152,3 +152,17 @@ fn prometheus_scrapes_a_continuous_pinger_and_sees_every_host_alive_after_two_sw
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_bad_metrics_address_is_refused_before_anything_is_probed() {
+    let out = run(pinger().args(["127.0.0.1", "--metrics-listen", "9108"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--metrics-listen takes an address and port like 127.0.0.1:9108"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(pinger().args(["127.0.0.1", "--metrics-per-host"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--metrics-per-host needs --metrics-listen"), "{}", stderr(&out));
+}

@@ -224,3 +224,15 @@ fn a_browser_sees_the_least_available_host_first_the_outage_on_its_page_and_ever
     }
     serve.assert_healthy();
 }
+
+#[test]
+fn serve_without_a_database_or_with_a_bad_address_says_what_to_do() {
+    let no_db = run(pinger().arg("serve"));
+    assert_eq!(no_db.status.code(), Some(2), "{}", stderr(&no_db));
+    assert!(stderr(&no_db).contains("no database: set DATABASE_URL"), "{}", stderr(&no_db));
+    let bad = run(pinger().args(["serve", "--listen", "localhost"]).env("DATABASE_URL", "postgres://u@127.0.0.1/x"));
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--listen takes an address and port like 127.0.0.1:8089"), "{}", stderr(&bad));
+    let typo = run(pinger().arg("serv"));
+    assert!(stderr(&typo).contains("did you mean `pinger serve`"), "{}", stderr(&typo));
+}
