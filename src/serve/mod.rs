@@ -111,7 +111,8 @@ impl Shared {
         Arc::new(Shared { pg, least: Cache::default(), heatmap: Cache::default() })
     }
 
-    /// Computes the default overview's slow parts in the background, so that the first visitor does not wait.
+    /// Computes the overview's slow parts for the offered windows in the background, so that the first visitors
+    /// do not wait.
     pub fn warm(self: &Arc<Shared>) {
         let shared = Arc::clone(self);
         std::thread::spawn(move || {
@@ -120,8 +121,11 @@ impl Shared {
             if let Ok(h) = query::heatmap(&mut c) {
                 shared.heatmap.store(HEATMAP_KEY, at, Arc::new(h));
             }
-            if let Ok(l) = query::least(&mut c, 86_400.0) {
-                shared.least.store(route::SINCE_CHOICES[0], at, Arc::new(l));
+            for label in route::SINCE_CHOICES {
+                let Ok(d) = humantime::parse_duration(label) else { continue };
+                if let Ok(l) = query::least(&mut c, d.as_secs_f64()) {
+                    shared.least.store(label, at, Arc::new(l));
+                }
             }
         });
     }
