@@ -53,7 +53,7 @@ pub struct Outage {
 /// Availability per UTC day of hosts, or of groups of hosts (networks) when there are many.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Heatmap {
-    /// The days, oldest first (`YYYY-MM-DD`); today's column counts the hours rolled up so far.
+    /// The finished UTC days before today, oldest first (`YYYY-MM-DD`).
     pub days: Vec<String>,
     /// `None`: a row per host; `Some("/24")`: a row per network of that size (IPv6: /64).
     pub grouped_by: Option<String>,

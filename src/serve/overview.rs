@@ -140,7 +140,7 @@ fn heatmap(h: &Heatmap) -> String {
         h.grouped_by.as_deref().map_or(String::new(), |g| format!(", hosts grouped by network ({})", esc(g)))
     );
     if h.rows.is_empty() {
-        b.push_str("<p id=\"heatmap\">No rolled-up day yet (hours are rolled up once they are over).</p>");
+        b.push_str("<p id=\"heatmap\">No finished day yet: a day shows here once it is over (UTC).</p>");
         return b;
     }
     b.push_str("<table id=\"heatmap\" class=\"heat\"><thead><tr><th>host</th><th class=\"num\">avail.</th>");
@@ -175,7 +175,7 @@ fn heatmap(h: &Heatmap) -> String {
         "<p class=\"legend\">availability: <span style=\"background:#2e9e3e\"></span>100%\
          <span style=\"background:#8cc152\"></span>99.9%+<span style=\"background:#f2d024\"></span>99%+\
          <span style=\"background:#f39c33\"></span>95%+<span style=\"background:#d9383a\"></span>less\
-         <span style=\"background:#eee\"></span>no checks; today: the hours rolled up so far</p>",
+         <span style=\"background:#eee\"></span>no checks; finished UTC days</p>",
     );
     let _ = write!(b, "<p class=\"muted\">as of {} UTC</p>", esc(&h.as_of));
     b

@@ -125,40 +125,38 @@ pub fn least(client: &mut Client, since_s: f64) -> Result<Least> {
     })
 }
 
-/// Availability per UTC day over the last [`HEATMAP_DAYS`] days: finished days from `pinger_daily`, today from
-/// the hours rolled up so far. A row per host up to [`HEATMAP_HOST_ROWS`] hosts, else per /24 (IPv6 /64); the
-/// least available [`HEATMAP_ROWS`] rows.
+/// Availability per UTC day over the [`HEATMAP_DAYS`] finished days before today, from `pinger_daily` (today's
+/// hours would cost a scan of up to a day of hourly rows; the outages going on now and the least available
+/// hosts over 24 h say what today looks like). A row per host up to [`HEATMAP_HOST_ROWS`] hosts (checked
+/// yesterday), else per /24 (IPv6 /64); the least available [`HEATMAP_ROWS`] rows.
 pub fn heatmap(client: &mut Client) -> Result<Heatmap> {
     let sql = "
-        WITH st AS (SELECT rolled_until AS r FROM pinger_rollup_state),
-        span AS (SELECT (now() AT TIME ZONE 'UTC')::date - ($1::int - 1) AS first),
-        d AS (
-            SELECT x.host, x.day, x.checks, x.failures FROM pinger_daily x, span WHERE x.day >= span.first
-            UNION ALL
-            SELECT h.host, (h.hour AT TIME ZONE 'UTC')::date, h.checks, h.failures FROM pinger_hours h, st, span
-            WHERE h.hour >= date_trunc('day', st.r, 'UTC') AND h.hour >= span.first::timestamp AT TIME ZONE 'UTC'
+        WITH span AS (SELECT (now() AT TIME ZONE 'UTC')::date - $1::int AS first,
+                             (now() AT TIME ZONE 'UTC')::date AS today),
+        -- How many hosts there are, from yesterday alone: a count of distinct hosts over every day cost
+        -- more than the heatmap itself.
+        n AS (SELECT count(*) AS n FROM pinger_daily x, span WHERE x.day = span.today - 1),
+        cells AS (
+            SELECT CASE WHEN n.n <= $2 THEN x.host
+                        ELSE network(set_masklen(x.host, CASE WHEN family(x.host) = 4 THEN 24 ELSE 64 END)) END AS key,
+                   x.day, sum(x.checks)::bigint AS c, sum(x.failures)::bigint AS f, count(*)::bigint AS hosts
+            FROM pinger_daily x, span, n
+            WHERE x.day >= span.first AND x.day < span.today
+            GROUP BY 1, 2
         ),
-        n AS (SELECT count(DISTINCT host) AS n FROM d),
-        g AS (
-            SELECT CASE WHEN n.n <= $2 THEN d.host
-                        ELSE network(set_masklen(d.host, CASE WHEN family(d.host) = 4 THEN 24 ELSE 64 END)) END AS key,
-                   d.host, d.day, d.checks, d.failures
-            FROM d, n
-        ),
-        cells AS (SELECT key, day, sum(checks)::bigint AS c, sum(failures)::bigint AS f FROM g GROUP BY key, day),
-        hosts AS (SELECT key, count(DISTINCT host)::bigint AS hosts FROM g GROUP BY key),
         top AS (
-            SELECT key, 100.0 * (sum(c) - sum(f)) / nullif(sum(c), 0) AS pct, count(*) OVER () AS total
+            SELECT key, 100.0 * (sum(c) - sum(f)) / nullif(sum(c), 0) AS pct, max(hosts) AS hosts,
+                   count(*) OVER () AS total
             FROM cells GROUP BY key ORDER BY pct NULLS LAST, key LIMIT $3
         )
         SELECT CASE WHEN (SELECT n FROM n) <= $2 THEN host(t.key) ELSE t.key::text END, t.pct::float8, t.total,
-               h.hosts, c.day::text, c.c, c.f, (SELECT n FROM n) > $2
-        FROM top t JOIN cells c USING (key) JOIN hosts h USING (key)
+               t.hosts, c.day::text, c.c, c.f, (SELECT n FROM n) > $2
+        FROM top t JOIN cells c USING (key)
         ORDER BY t.pct NULLS LAST, t.key, c.day";
     let rows = client.query(sql, &[&HEATMAP_DAYS, &HEATMAP_HOST_ROWS, &HEATMAP_ROWS])?;
     let (first, as_of): (String, String) = {
         let r = client.query_one(
-            &format!("SELECT ((now() AT TIME ZONE 'UTC')::date - ($1::int - 1))::text, {}", ts_sql("now()")),
+            &format!("SELECT ((now() AT TIME ZONE 'UTC')::date - $1::int)::text, {}", ts_sql("now()")),
             &[&HEATMAP_DAYS],
         )?;
         (r.get(0), r.get(1))
