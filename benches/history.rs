@@ -12,13 +12,18 @@
 //!   generated outages against the trigger's for the raw days, so the two cannot disagree unseen.
 //!
 //! Run: `cargo bench --bench history` (HISTORY_HOSTS=15000 HISTORY_DAYS=30 HISTORY_RAW_DAYS=2 by default;
-//! HISTORY_MIGRATE=0 skips the migration measurement, HISTORY_INGEST=0 the ingest one).
+//! HISTORY_MIGRATE=0 skips the migration measurement, HISTORY_INGEST=0 the ingest one, HISTORY_SERVE=0 the
+//! `pinger serve` pages; HISTORY_KEEP=1 leaves the history's Postgres running at the end, and
+//! HISTORY_DATABASE_URL=... measures only the pages, over a history so kept).
 
 // The stores can be started with TLS; their certificates come from here.
 #[path = "../tests/common/certs.rs"]
 mod certs;
 #[path = "../tests/common/stores.rs"]
 mod stores;
+// Plain HTTP requests to `pinger serve`.
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -88,8 +93,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn pinger(pg: &stores::PgServer) -> Command {
+    pinger_at(&pg.url())
+}
+
+fn pinger_at(url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pinger"));
-    c.env("DATABASE_URL", pg.url()).env("PINGER_ALLOW", "127.0.0.0/8,::1/128").current_dir(std::env::temp_dir());
+    c.env("DATABASE_URL", url).env("PINGER_ALLOW", "127.0.0.0/8,::1/128").current_dir(std::env::temp_dir());
     c
 }
 
@@ -108,6 +117,12 @@ fn time_pinger(pg: &stores::PgServer, args: &[&str], runs: usize) -> f64 {
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    // The pages alone, over a history kept by an earlier run (HISTORY_KEEP=1).
+    if let Ok(url) = std::env::var("HISTORY_DATABASE_URL") {
+        let mut db = postgres::Client::connect(&url, postgres::NoTls).expect("HISTORY_DATABASE_URL");
+        pages(&url, &mut db, env("HISTORY_DAYS", 30));
         return;
     }
     let hosts = env("HISTORY_HOSTS", 15_000);
@@ -281,12 +296,66 @@ fn main() {
          `pinger report` (24h) {day:.3} s; the 10 longest outages of 30 days {longest:.3} s"
     );
 
+    if env("HISTORY_SERVE", 1) == 1 {
+        pages(&pg.url(), &mut db, days);
+    }
     if env("HISTORY_INGEST", 1) == 1 {
         ingest(&pg);
     }
     drop(db);
+    if env("HISTORY_KEEP", 0) == 1 {
+        // For measuring more against the same history: the server stays up (stop it with pg_ctl).
+        println!("- kept: the history's server runs on {}", pg.url());
+        std::mem::forget(pg);
+    }
     if env("HISTORY_MIGRATE", 1) == 1 {
         migrate(hosts);
+    }
+}
+
+/// `pinger serve`'s pages over the history: a sweeps row a minute is added (the history's checks have none),
+/// then each page is fetched over HTTP from the release binary, the first time and then 5 times (median).
+fn pages(url: &str, db: &mut postgres::Client, days: i64) {
+    db.execute(
+        "INSERT INTO sweeps (id, started_at, finished_at, host_count, alive, timeout, unreachable, source) \
+         SELECT gen_random_uuid(), s.start + m * interval '1 minute', s.start + m * interval '1 minute' \
+                + interval '1.5 seconds', s.hosts, s.hosts - s.hosts / 100, s.hosts / 100, 0, 'file hosts' \
+         FROM bench_settings s, generate_series(0, $1::int * 1440 - 1) m WHERE NOT EXISTS (SELECT FROM sweeps)",
+        &[&(days as i32)],
+    )
+    .expect("sweeps");
+    db.batch_execute("VACUUM ANALYZE sweeps").expect("vacuum");
+    let mut cmd = pinger_at(url);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let server = serve::Serve::start(cmd, "bench");
+    // The overview's slow parts are computed once at start, in the background (src/serve/cache.rs): the first
+    // request below may find them ready, or wait for them. Windows other than 24h, 7d and 30d (2d, 29d) are
+    // computed for every request: what the page costs without the cache.
+    let paths = [
+        "/",
+        "/?since=7d",
+        "/?since=30d",
+        "/?since=2d",
+        "/?since=29d",
+        "/api/overview",
+        "/host/127.2.0.7",
+        "/host/127.2.0.7?range=7d",
+        "/host/127.2.0.7?range=30d",
+        "/host/127.2.0.7?range=1y",
+        "/host/127.2.0.100?range=30d",
+        "/sweeps",
+        "/api/sweeps?limit=1000",
+    ];
+    println!("- pages (`pinger serve`, over HTTP on loopback): first request / median of the next 5");
+    for path in paths {
+        let get = || {
+            let (r, s) = timed(|| serve::request(server.port, "GET", path));
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            (s, r.body.len())
+        };
+        let (first, bytes) = get();
+        let again = median((0..5).map(|_| get().0).collect());
+        println!("  {path:<30} {first:.3} s / {again:.3} s ({} kB)", bytes / 1000);
     }
 }
 

@@ -9,8 +9,8 @@ use argh::FromArgs;
 /// (--hosts-file).
 /// The short letters are fping's, with fping's meaning (-c -p -t -f -g -a -u -q).
 ///
-/// Other commands: `pinger report` (availability and outages from Postgres) and `pinger migrate` (bring the
-/// database to the current schema); each has its own --help.
+/// Other commands: `pinger report` (availability and outages from Postgres), `pinger migrate` (bring the
+/// database to the current schema) and `pinger serve` (a web view of the history); each has its own --help.
 #[derive(FromArgs, Debug, Default, PartialEq)]
 pub struct Cli {
     /// addresses, CIDR blocks, ranges (127.0.0.10-127.0.0.20) and host names to probe (e.g. 127.0.0.0/16)
@@ -157,6 +157,14 @@ pub struct Cli {
     #[argh(option)]
     pub every: Option<String>,
 
+    /// serve Prometheus metrics at http://ADDR/metrics while pinger runs (with --every), e.g. 127.0.0.1:9108
+    #[argh(option)]
+    pub metrics_listen: Option<String>,
+
+    /// with --metrics-listen: also a series per host (up, RTT histogram); for lists of hundreds, not millions
+    #[argh(switch)]
+    pub metrics_per_host: bool,
+
     /// when started as root: the user to run as once the raw socket is open
     #[argh(option)]
     pub user: Option<String>,
@@ -243,7 +251,7 @@ pub fn typo_of_subcommand(word: &str) -> Option<&'static str> {
     if word.starts_with('-') || word.contains(['.', ':', '/']) || word.parse::<std::net::IpAddr>().is_ok() {
         return None;
     }
-    ["report", "migrate"].into_iter().find(|s| *s != word && edits(word, s) <= 2)
+    ["report", "migrate", "serve"].into_iter().find(|s| *s != word && edits(word, s) <= 2)
 }
 
 /// Levenshtein distance, for short words.

@@ -151,10 +151,15 @@ fn redis_config(cli: &Cli, env: &Env) -> Result<Option<redis::ConnectionInfo>, C
     if cli.no_store || cli.no_redis {
         return Ok(None);
     }
+    redis_from(cli.redis_url.as_deref(), env)
+}
+
+/// The Redis to use from `--redis-url`, `REDIS_URL` or the `REDIS_*` variables; `None` if none is set.
+pub fn redis_from(flag: Option<&str>, env: &Env) -> Result<Option<redis::ConnectionInfo>, ConfigError> {
     let parse = |what: &str, url: &str| {
         url.into_connection_info().map_err(|_| ConfigError(format!("{what} is not a valid Redis URL")))
     };
-    let info = if let Some(url) = &cli.redis_url {
+    let info = if let Some(url) = flag {
         parse("--redis-url", url)?
     } else if let Some(url) = &env.redis_url {
         parse("REDIS_URL", url)?
@@ -205,6 +210,28 @@ pub struct Config {
     pub every: Option<Duration>,
     /// Drop to this user after opening the raw socket.
     pub user: Option<String>,
+    /// `--metrics-listen`: Prometheus metrics served while pinger runs.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where the Prometheus exposition is served, and whether it has a series per host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub listen: std::net::SocketAddr,
+    pub per_host: bool,
+}
+
+fn metrics_of(cli: &Cli) -> Result<Option<MetricsConfig>, ConfigError> {
+    match (&cli.metrics_listen, cli.metrics_per_host) {
+        (None, false) => Ok(None),
+        (None, true) => Err(ConfigError("--metrics-per-host needs --metrics-listen ADDR".into())),
+        (Some(a), per_host) => match a.parse() {
+            Ok(listen) => Ok(Some(MetricsConfig { listen, per_host })),
+            Err(_) => Err(ConfigError(format!(
+                "--metrics-listen takes an address and port like 127.0.0.1:9108 or [::1]:9108, not {a:?}"
+            ))),
+        },
+    }
 }
 
 /// `value` (or `default` when the flag is not given), if it lies in `range`; else an error naming the flag, the
@@ -385,6 +412,7 @@ impl Config {
         Ok(Config {
             every,
             user: cli.user.clone(),
+            metrics: metrics_of(&cli)?,
             targets,
             url,
             resolve_timeout: secs("resolve-timeout", cli.resolve_timeout, DEFAULT_RESOLVE_TIMEOUT_S)?,

@@ -12,20 +12,24 @@
 //!
 //! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
 //! never touch a socket, a clock or a thread. `report` is the `pinger report` command, `migrate` the `pinger
-//! migrate` command; `source` fetches host lists; `privileges` drops root and the socket capabilities (right
-//! after the sockets open, before anything else runs); `files` is how the cache and the spool are written and
-//! read (private directories, temporary files created new, no link followed).
+//! migrate` command, `serve` the `pinger serve` web view (pages and JSON over the history); `metrics` is
+//! `--metrics-listen` (what each sweep adds, served to Prometheus); `source` fetches host lists; `privileges`
+//! drops root and the socket capabilities (right after the sockets open, before anything else runs); `files` is
+//! how the cache and the spool are written and read (private directories, temporary files created new, no link
+//! followed).
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod metrics;
 pub mod migrate;
 pub mod outcome;
 pub mod output;
 pub mod privileges;
 pub mod probe;
 pub mod report;
+pub mod serve;
 pub mod socket;
 pub mod source;
 pub mod store;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     match rest.first() {
         Some(&"report") => return subcommand(name, "report", &rest[1..], |c, e, o| pinger::report::run(c, e, o)),
         Some(&"migrate") => return subcommand(name, "migrate", &rest[1..], |c, e, o| pinger::migrate::run(c, e, o)),
+        Some(&"serve") => return subcommand(name, "serve", &rest[1..], |c, e, o| pinger::serve::run(c, e, o)),
         Some(word) => {
             if let Some(meant) = pinger::cli::typo_of_subcommand(word) {
                 eprintln!("pinger: {word:?} is not a command, an address or a block; did you mean `{name} {meant}`?");
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// `pinger report ...` and `pinger migrate ...`: exit 0, or the code of [`pinger::report::ReportError`] (2 usage
+/// `pinger report ...`, `pinger migrate ...` and `pinger serve ...`: exit 0, or the code of [`pinger::report::ReportError`] (2 usage
 /// or configuration, 3 nothing to report, 6 refused by Postgres, 1 Postgres could not answer: run it again).
 fn subcommand<T: argh::FromArgs>(
     name: &str,

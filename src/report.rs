@@ -77,7 +77,7 @@ impl ReportError {
 /// BC marked so), `infinity` and `-infinity` as Postgres spells them, NULL as NULL. Not in Rust: another tool
 /// may write any time Postgres holds, and the driver's `SystemTime` cannot take `-infinity` while humantime
 /// formats only 1970 to 9999; both panicked.
-fn ts_sql(col: &str) -> String {
+pub(crate) fn ts_sql(col: &str) -> String {
     format!(
         "CASE WHEN NOT isfinite({col}) THEN {col}::text \
          ELSE to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
@@ -93,6 +93,30 @@ const OUTAGE_SECS_SQL: &str = "CASE WHEN ended_at IS NULL THEN NULL \
 
 fn ts(t: Option<String>) -> String {
     t.unwrap_or_else(|| "-".into())
+}
+
+/// Checks that the database holds the current schema (the report and `pinger serve` read its rollups): an older
+/// one says what to do rather than "no such function". Returns whether an older schema's rows still wait for
+/// `pinger migrate` (they are not counted until then).
+pub fn check_schema(client: &mut postgres::Client, cfg: &crate::store::tls::PgConfig) -> Result<bool, ReportError> {
+    let target = crate::store::postgres::describe(&cfg.config);
+    let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
+    let (has_schema, pending): (bool, bool) = client
+        .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(pg_err)?;
+    let version: Option<i32> = match has_schema {
+        true => client.query_one("SELECT max(version) FROM pinger_schema", &[]).map_err(pg_err)?.get(0),
+        false => None,
+    };
+    if version != Some(crate::store::postgres::SCHEMA_VERSION) {
+        return Err(ReportError::Postgres(format!(
+            "postgres {target}: {}; run `pinger migrate` (or a sweep) to bring it to schema {}",
+            version.map_or("holds no pinger schema".to_string(), |v| format!("holds schema version {v}")),
+            crate::store::postgres::SCHEMA_VERSION
+        )));
+    }
+    Ok(pending)
 }
 
 /// Runs the report; the output goes to `out`.
@@ -119,23 +143,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     let target = crate::store::postgres::describe(&cfg.config);
     let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
     let mut client = cfg.connect().map_err(pg_err)?;
-    // The report reads the current schema's rollups; an older database says what to do rather than "no such
-    // function".
-    let (has_schema, pending): (bool, bool) = client
-        .query_one("SELECT to_regclass('pinger_schema') IS NOT NULL, to_regclass('pinger_data_old') IS NOT NULL", &[])
-        .map(|r| (r.get(0), r.get(1)))
-        .map_err(pg_err)?;
-    let version: Option<i32> = match has_schema {
-        true => client.query_one("SELECT max(version) FROM pinger_schema", &[]).map_err(pg_err)?.get(0),
-        false => None,
-    };
-    if version != Some(crate::store::postgres::SCHEMA_VERSION) {
-        return Err(ReportError::Postgres(format!(
-            "postgres {target}: {}; run `pinger migrate` (or a sweep) to bring it to schema {}",
-            version.map_or("holds no pinger schema".to_string(), |v| format!("holds schema version {v}")),
-            crate::store::postgres::SCHEMA_VERSION
-        )));
-    }
+    let pending = check_schema(&mut client, &cfg)?;
     if pending {
         eprintln!(
             "pinger report: warning: an older schema's rows are not migrated yet and not counted; run `pinger migrate`"

@@ -188,9 +188,10 @@ pub fn run_every(cfg: Config) -> Result<Summary, Error> {
     // One pair of sockets for every sweep: they are opened before privileges are dropped, and a later list may
     // need the family the first did not.
     let mut opened = open_then_drop(&cfg)?;
+    let metrics = cfg.metrics.as_ref().map(crate::metrics::serve).transpose()?;
     loop {
         let started = Instant::now();
-        let mut summary = run_on(cfg.clone(), &mut opened, false)?;
+        let mut summary = run_on(cfg.clone(), &mut opened, false, metrics.as_deref())?;
         all_stored &= summary.all_stored();
         while !stopping() && started.elapsed() < every {
             std::thread::sleep((every - started.elapsed()).min(std::time::Duration::from_millis(100)));
@@ -206,12 +207,18 @@ pub fn run_every(cfg: Config) -> Result<Summary, Error> {
 /// One whole sweep: list, socket, engine, output, stores. The summary goes to stderr.
 pub fn run(cfg: Config) -> Result<Summary, Error> {
     let mut opened = open_then_drop(&cfg)?;
-    run_on(cfg, &mut opened, true)
+    let metrics = cfg.metrics.as_ref().map(crate::metrics::serve).transpose()?;
+    run_on(cfg, &mut opened, true, metrics.as_deref())
 }
 
 /// A sweep on sockets already open, privileges already dropped. `close_unused`: a single sweep closes the socket
-/// of a family its list does not hold.
-fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summary, Error> {
+/// of a family its list does not hold. A finished sweep is added to `metrics` (`--metrics-listen`).
+fn run_on(
+    cfg: Config,
+    opened: &mut Opened,
+    close_unused: bool,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
     let (mut hosts, list, origin) = collect_targets(&cfg)?;
@@ -281,8 +288,12 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
         redis_on: cfg.store.redis.is_some(),
         ..Summary::default()
     };
+    let mut observed = metrics.map(|m| crate::metrics::Observed::new(m.per_host));
     let swept = engine::sweep(socks, &mut prober, &mut clock, &STOP, |batch| {
         for r in batch.iter() {
+            if let Some(o) = &mut observed {
+                o.add(r);
+            }
             match r.status {
                 Status::Alive => {
                     summary.alive += 1;
@@ -311,5 +322,8 @@ fn run_on(cfg: Config, opened: &mut Opened, close_unused: bool) -> Result<Summar
     summary.wall = started.elapsed();
     swept?;
     crate::print_summary(&summary);
+    if let (Some(m), Some(o)) = (metrics, observed) {
+        m.record(&summary, started_us as f64 / 1e6, o);
+    }
     Ok(summary)
 }

@@ -91,3 +91,14 @@ fn stores_come_from_flags_env_or_dotenv_parts_and_never_echo_a_password() {
     let e = Config::new(cli(&["127.0.0.1"]), &bad).unwrap_err().0;
     assert!(e.contains("DATABASE_URL") && !e.contains("s3cret"), "{e}");
 }
+
+#[test]
+fn metrics_need_an_address_and_per_host_series_need_metrics() {
+    let t = || cli(&["127.0.0.1"]);
+    let c = Config::new(Cli { metrics_listen: Some("127.0.0.1:9108".into()), ..t() }, &Env::default()).unwrap();
+    assert_eq!(c.metrics, Some(MetricsConfig { listen: "127.0.0.1:9108".parse().unwrap(), per_host: false }));
+    assert_eq!(Config::new(t(), &Env::default()).unwrap().metrics, None);
+    let err = |c: Cli| Config::new(c, &Env::default()).unwrap_err().0;
+    assert!(err(Cli { metrics_per_host: true, ..t() }).contains("--metrics-listen"));
+    assert!(err(Cli { metrics_listen: Some("9108".into()), ..t() }).contains("127.0.0.1:9108"));
+}

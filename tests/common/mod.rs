@@ -1,9 +1,11 @@
 //! Shared by the end-to-end tests: run the real binary with the network guard set, read its JSON Lines.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod certs;
 pub mod history;
 pub mod http;
+pub mod serve;
 pub mod sim;
 pub mod stores;
 

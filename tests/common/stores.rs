@@ -266,21 +266,40 @@ pub struct RedisServer {
     pub port: u16,
     /// TLS only, with a certificate this CA signed.
     tls_ca: Option<PathBuf>,
+    /// The network namespace the server runs in (its 127.0.0.1 is the namespace's own).
+    netns: Option<String>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        RedisServer::start_full(None)
+        RedisServer::start_full(None, None)
     }
 
     /// A server that speaks only TLS (`--tls-port`), with `certs`' server certificate.
     pub fn start_tls(certs: &super::certs::Certs) -> RedisServer {
-        RedisServer::start_full(Some(certs))
+        RedisServer::start_full(Some(certs), None)
     }
 
-    fn start_full(tls: Option<&super::certs::Certs>) -> RedisServer {
+    /// A server inside network namespace `netns` ([`cli`](Self::cli) runs redis-cli there too).
+    pub fn start_in(netns: &str) -> RedisServer {
+        RedisServer::start_full(None, Some(netns.to_string()))
+    }
+
+    /// `program` run inside the server's namespace, if it has one (`ip netns exec` execs it: same process).
+    fn command(netns: Option<&str>, program: &str) -> Command {
+        match netns {
+            None => Command::new(program),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, program]);
+                c
+            }
+        }
+    }
+
+    fn start_full(tls: Option<&super::certs::Certs>, netns: Option<String>) -> RedisServer {
         let port = free_port().to_string();
-        let mut c = Command::new("redis-server");
+        let mut c = RedisServer::command(netns.as_deref(), "redis-server");
         c.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
         match tls {
             None => c.args(["--port", &port]),
@@ -298,6 +317,7 @@ impl RedisServer {
             child: child.expect("redis-server"),
             port: port.parse().unwrap_or_default(),
             tls_ca: tls.map(|t| t.ca.clone()),
+            netns,
         };
         let t = Instant::now();
         while server.cli(&["PING"]) != "PONG" {
@@ -314,7 +334,7 @@ impl RedisServer {
 
     /// `redis-cli -p PORT ARGS...`, its output trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
-        let mut c = Command::new("redis-cli");
+        let mut c = RedisServer::command(self.netns.as_deref(), "redis-cli");
         if let Some(ca) = &self.tls_ca {
             c.arg("--tls").arg("--cacert").arg(ca);
         }

@@ -1,0 +1,63 @@
+//! Real-browser tests' processes: children in process groups of their own (killed whole on drop), Debian's
+//! chromium, node and playwright-core found (or a failure that says how to get them), and a hang guard.
+#![allow(dead_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A child in a process group of its own, killed with the whole group on drop: php behind the script's `exec`,
+/// and chromium's processes behind node, never outlive the test, whichever way it ends.
+pub struct Group(pub Child);
+
+impl Group {
+    pub fn spawn(cmd: &mut Command) -> Group {
+        Group(cmd.process_group(0).spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this test created (its id is the leader's pid).
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's chromium, node and the npm packages of tests/browser, or a failure that says how to get them: the
+/// test never passes by skipping.
+pub fn browser_tools(browser_dir: &Path) -> PathBuf {
+    let chromium = PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()));
+    let mut missing = Vec::new();
+    if !chromium.exists() {
+        missing.push(format!("{} (apt-get install chromium)", chromium.display()));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        missing.push("node (apt-get install nodejs npm)".to_string());
+    }
+    if !browser_dir.join("node_modules/playwright-core/package.json").exists() {
+        missing.push(format!("playwright-core (npm ci --prefix {})", browser_dir.display()));
+    }
+    if !missing.is_empty() {
+        let why = if std::env::var("CI").as_deref() == Ok("true") {
+            ".ci/run installs them before `make test`, so the CI environment is broken"
+        } else {
+            "install them as shown (as .ci/run does) and run the test again"
+        };
+        panic!("the browser test needs {}: {why}", missing.join(", "));
+    }
+    chromium
+}
+
+/// Waits for `child` to exit; a hang guard, not a performance claim.
+pub fn wait_for(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "{what} still runs after {limit:?}: killed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
