@@ -16,7 +16,7 @@ chmod 755 "$tmp/pinger"
 {
   cat "$(dirname "$0")/../dist/man/pinger.h2m"
   echo '[COMMANDS]'
-  for c in report migrate; do
+  for c in report migrate serve; do
     echo ".SS pinger $c"
     echo '.nf'
     # roff: a backslash is \e; a line starting with . or ' is protected by \&.

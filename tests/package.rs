@@ -97,7 +97,9 @@ fn the_package_installs_a_binary_an_unprivileged_user_can_sweep_with_and_purges_
 
     // The man page is the CLI's own help, with what --help does not say.
     let man = ok(Command::new("sh").args(["-c", "gzip -dc /usr/share/man/man1/pinger.1.gz"]));
-    for part in [".SH OPTIONS", "\\-\\-count", ".SH \"EXIT STATUS\"", ".SS pinger report", ".SH FILES"] {
+    for part in
+        [".SH OPTIONS", "\\-\\-count", ".SH \"EXIT STATUS\"", ".SS pinger report", ".SS pinger serve", ".SH FILES"]
+    {
         assert!(man.contains(part), "the man page lacks {part:?}");
     }
 
