@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use pinger::outcome::{HostResult, Rtt, Status};
 use pinger::store::postgres::Postgres;
 use pinger::store::redis::Redis;
-use pinger::store::{Record, Row, Store, SweepInfo};
+use pinger::store::{Record, Row, StoreError, SweepInfo};
 use pinger::time::Time;
 use redis::IntoConnectionInfo;
 
@@ -61,14 +61,14 @@ fn sweep() -> SweepInfo {
 }
 
 /// Writes `all` in batches of `batch` and returns rows per second.
-fn measure(store: &mut dyn Store, all: &[Row], batch: usize) -> f64 {
+fn measure(write: &mut dyn FnMut(&Record) -> Result<(), StoreError>, all: &[Row], batch: usize) -> f64 {
     let s = sweep();
-    store.write(&Record::Sweep(s.clone())).expect("sweep record");
+    write(&Record::Sweep(s.clone())).expect("sweep record");
     let records: Vec<Record> =
         all.chunks(batch).map(|c| Record::Rows { id: uuid::Uuid::new_v4(), sweep: s.id, rows: c.to_vec() }).collect();
     let t = Instant::now();
     for r in &records {
-        store.write(r).expect("write batch");
+        write(r).expect("write batch");
     }
     all.len() as f64 / t.elapsed().as_secs_f64()
 }
@@ -197,13 +197,13 @@ fn main() {
             (0..3)
                 .map(|_| {
                     pg.query("TRUNCATE pinger_data, pinger_batches; CHECKPOINT");
-                    measure(&mut postgres, &data, batch)
+                    measure(&mut |r| postgres.write(r), &data, batch)
                 })
                 .collect(),
         );
         println!("| postgres COPY (binary; btree host+time, 2 BRIN) | {batch} | {n} | {m:.0} | {runs} |");
         assert_eq!(pg.query("SELECT count(*) FROM pinger_data"), n.to_string(), "every row landed");
-        let (m, runs) = median((0..3).map(|_| measure(&mut cache, &data, batch)).collect());
+        let (m, runs) = median((0..3).map(|_| measure(&mut |r| cache.write(r), &data, batch)).collect());
         println!("| redis pipeline (SET key value EX ttl) | {batch} | {n} | {m:.0} | {runs} |");
     }
     assert_eq!(redis.cli(&["DBSIZE"]), n.to_string(), "every key landed");
@@ -211,7 +211,7 @@ fn main() {
     pg.query("TRUNCATE pinger_data, pinger_batches; CHECKPOINT");
     let mut runs = Vec::new();
     for _ in 0..6 {
-        runs.push(measure(&mut postgres, &data, 50_000));
+        runs.push(measure(&mut |r| postgres.write(r), &data, 50_000));
     }
     let (m, runs) = median(runs[3..].to_vec());
     println!(

@@ -1,4 +1,6 @@
-//! Command line + environment -> one validated [`Config`]. Every default lives here.
+//! Command line + environment -> one validated [`Config`]. The sweep's defaults live here; the list's
+//! fallbacks (cache, shipped file: `source.rs`) and the spool's place (`store/spool.rs`) keep theirs beside the
+//! code that uses them.
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;

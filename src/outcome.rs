@@ -1,6 +1,6 @@
 //! What a sweep produces: one [`HostResult`] per host, and the [`Stats`] of the packets behind them.
 //!
-//! These small `Copy` structs are what every output and (later) every store consumes; they carry no formatting.
+//! These small structs are what the output, the metrics and the stores consume; they carry no formatting.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -184,8 +184,7 @@ fn write_header(out: &mut impl Write, width: usize) -> io::Result<()> {
 
 /// How the output thread ended.
 #[derive(Debug, Default)]
-pub struct OutputReport {
-    pub written: usize,
+pub struct Printed {
     /// stdout went away (a closed pipe); the sweep went on without it.
     pub broken: Option<io::Error>,
 }
@@ -194,7 +193,7 @@ pub struct OutputReport {
 pub struct Printer {
     tx: Sender<Vec<HostResult>>,
     spare: Receiver<Vec<HostResult>>,
-    handle: JoinHandle<OutputReport>,
+    handle: JoinHandle<Printed>,
 }
 
 impl Printer {
@@ -206,7 +205,7 @@ impl Printer {
     }
 
     /// Waits until everything sent is printed.
-    pub fn finish(self) -> OutputReport {
+    pub fn finish(self) -> Printed {
         drop(self.tx);
         self.handle.join().unwrap_or_default()
     }
@@ -256,11 +255,10 @@ struct Lines {
 }
 
 impl Lines {
-    fn write(&self, out: &mut impl Write, r: &HostResult, report: &mut OutputReport) {
+    fn write(&self, out: &mut impl Write, r: &HostResult, report: &mut Printed) {
         if report.broken.is_none() && self.only.admits(r.status) {
-            match write_result(out, self.format, self.width, r, self.offset) {
-                Ok(()) => report.written += 1,
-                Err(e) => report.broken = Some(e),
+            if let Err(e) = write_result(out, self.format, self.width, r, self.offset) {
+                report.broken = Some(e);
             }
         }
     }
@@ -310,7 +308,7 @@ fn print_all(
     mut order: Option<InOrder>,
     total: usize,
     bar: bool,
-) -> OutputReport {
+) -> Printed {
     let (format, width) = (lines.format, lines.width);
     let bar = if bar {
         let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -322,7 +320,7 @@ fn print_all(
         ProgressBar::hidden()
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut report = OutputReport::default();
+    let mut report = Printed::default();
     if format == Format::Table {
         report.broken = write_header(&mut out, width).err();
     }

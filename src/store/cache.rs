@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::redis::Redis;
 use super::writer::rows_in;
-use super::{Record, Store, StoreError};
+use super::{Record, StoreError};
 
 pub type Connector = Box<dyn FnMut() -> Result<Redis, StoreError> + Send>;
 

@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use uuid::Uuid;
 
 use super::spool::Spool;
-use super::writer::{rows_in, Report};
+use super::writer::{rows_in, Delivery};
 use super::{Record, Row, SweepInfo};
 use crate::outcome::HostResult;
 
@@ -134,7 +134,7 @@ impl Handover {
 
     /// Takes everything from the writer, which takes nothing more after this, and spools it with `last`, the
     /// sweep's final record, into `spool_dir` (none when Postgres is off: then there is nothing to keep).
-    pub(super) fn rescue(&self, last: SweepInfo, spool_dir: Option<&std::path::Path>, report: &mut Report) {
+    pub(super) fn rescue(&self, last: SweepInfo, spool_dir: Option<&std::path::Path>, report: &mut Delivery) {
         let mut records = Vec::new();
         {
             let mut s = lock(&self.state);
@@ -153,7 +153,7 @@ impl Handover {
             }
         }
         records.push(Record::Sweep(last));
-        let warn = |report: &mut Report, msg: String| {
+        let warn = |report: &mut Delivery, msg: String| {
             eprintln!("pinger: warning: {msg}");
             report.warnings.push(msg);
         };

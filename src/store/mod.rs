@@ -1,6 +1,8 @@
-//! Storage: what a stored result looks like ([`Row`], [`Record`]), the one small [`Store`] trait each backend
-//! implements, and the writer thread (`writer.rs`) that batches, retries and spools (`handover.rs`: who owns a
-//! result between the engine, the writer and a rescue; `cache.rs`: Redis as the writer uses it). `history.rs` keeps
+//! Storage: what a stored result looks like ([`Row`], [`Record`]), the two stores (`postgres.rs`: every record
+//! exactly once, or the spool; `redis.rs`: the latest result per host, a cache the sweep may go on without), and
+//! the writer thread (`writer.rs`) that batches, retries and spools (`handover.rs`: who owns a result between the
+//! engine, the writer and a rescue; `cache.rs`: Redis as the writer uses it). The two have no trait in common:
+//! their contracts differ (exactly once and spooled vs best effort), and the writer treats each by its own. `history.rs` keeps
 //! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows;
 //! `tls.rs` is how both stores speak TLS (Postgres' `sslmode`, `rediss://`).
 //!
@@ -129,13 +131,6 @@ pub enum StoreError {
     /// It refused this record's data (a constraint or a value): this record will never go in as it is.
     #[error("{0}")]
     Rejected(String),
-}
-
-/// A place results go. `write` must be all or nothing for a record, and writing the same record twice must
-/// store it once.
-pub trait Store {
-    fn name(&self) -> &'static str;
-    fn write(&mut self, record: &Record) -> Result<(), StoreError>;
 }
 
 pub fn system_time(unix_us: i64) -> SystemTime {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::history::{Maintained, Retention};
 use super::tls::PgConfig;
-use super::{system_time, Record, Row, Store, StoreError, SweepInfo};
+use super::{system_time, Record, Row, StoreError, SweepInfo};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
@@ -304,12 +304,9 @@ impl Lane {
     }
 }
 
-impl Store for Postgres {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn write(&mut self, record: &Record) -> Result<(), StoreError> {
+impl Postgres {
+    /// A record, exactly once: the sweep's row, or a batch's rows in parts that each commit with their id.
+    pub fn write(&mut self, record: &Record) -> Result<(), StoreError> {
         let r = match record {
             Record::Sweep(s) => self.write_sweep(s).map(Ok),
             Record::Rows { id, sweep, rows } => self.write_rows(*id, *sweep, rows),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionInfo, IntoConnectionInfo};
 use uuid::Uuid;
 
-use super::{Record, Row, Store, StoreError};
+use super::{Record, Row, StoreError};
 
 pub struct Redis {
     conn: Connection,
@@ -105,12 +105,9 @@ impl Redis {
     }
 }
 
-impl Store for Redis {
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-
-    fn write(&mut self, record: &Record) -> Result<(), StoreError> {
+impl Redis {
+    /// A batch's rows as one pipeline; the sweep's own record is Postgres' alone.
+    pub fn write(&mut self, record: &Record) -> Result<(), StoreError> {
         let Record::Rows { sweep, rows, .. } = record else { return Ok(()) };
         let p = self.pipeline(*sweep, rows);
         p.exec(&mut self.conn).map_err(|e| unavailable(&self.target, "pipeline failed", &e))

@@ -17,7 +17,7 @@ use super::cache::{Cache, Connector};
 use super::handover::{Handover, Msg, Taken};
 use super::postgres::Postgres;
 use super::spool::Spool;
-use super::{Record, Store, StoreError, SweepInfo};
+use super::{Record, StoreError, SweepInfo};
 use crate::outcome::HostResult;
 
 /// How the writer is set up for one sweep.
@@ -35,14 +35,15 @@ pub struct Setup {
     pub batch_time: Duration,
 }
 
-/// What the writer did.
+/// What the writer delivered where: rows into Postgres, keys into Redis, records into the spool.
 #[derive(Debug, Default, Clone)]
-pub struct Report {
+pub struct Delivery {
     pub postgres_rows: u64,
     pub replayed_files: u64,
     pub spooled_files: u64,
     pub spooled_rows: u64,
     pub redis_keys: u64,
+    /// Rows not written to Redis because it was away (a cache: the next sweep refreshes them).
     pub redis_skipped_rows: u64,
     /// Rows that could be neither stored nor spooled (the spool itself failed): the run must say so.
     pub lost_rows: u64,
@@ -55,7 +56,7 @@ pub struct Report {
     pub timed_out: bool,
 }
 
-impl Report {
+impl Delivery {
     /// True when every row of the run is in Postgres (or Postgres is off) and nothing waits in the spool, set
     /// aside or not.
     pub fn all_stored(&self) -> bool {
@@ -72,7 +73,7 @@ impl Report {
 pub struct Writer {
     tx: Sender<Msg>,
     handover: Handover,
-    handle: JoinHandle<Report>,
+    handle: JoinHandle<Delivery>,
     spool_dir: Option<std::path::PathBuf>,
 }
 
@@ -94,7 +95,7 @@ impl Writer {
     }
 
     /// Ends the sweep with its final record and waits up to `deadline` for the writer to finish.
-    pub fn finish(self, last: SweepInfo, deadline: Duration) -> Report {
+    pub fn finish(self, last: SweepInfo, deadline: Duration) -> Delivery {
         let _ = self.tx.send(Msg::Finish(last.clone()));
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let handle = self.handle;
@@ -107,7 +108,7 @@ impl Writer {
             Err(_) => {}
         }
         // The writer is stuck in a store call. Spool everything it had not finished, plus what it never took.
-        let mut report = Report { timed_out: true, ..Report::default() };
+        let mut report = Delivery { timed_out: true, ..Delivery::default() };
         let msg = format!("the stores did not finish within {deadline:?}; spooling what the writer still held");
         eprintln!("pinger: warning: {msg}");
         report.warnings.push(msg);
@@ -131,7 +132,7 @@ struct Worker {
     sweep: SweepInfo,
     batch_rows: usize,
     batch_time: Duration,
-    report: Report,
+    report: Delivery,
 }
 
 impl Worker {
@@ -144,7 +145,7 @@ impl Worker {
             sweep: s.sweep,
             batch_rows: s.batch_rows.max(1),
             batch_time: s.batch_time,
-            report: Report::default(),
+            report: Delivery::default(),
         }
     }
 
@@ -153,7 +154,7 @@ impl Worker {
         self.report.warnings.push(msg);
     }
 
-    fn run(mut self) -> Report {
+    fn run(mut self) -> Delivery {
         self.cache.connect();
         self.replay();
         self.store_in_postgres(&Arc::new(Record::Sweep(self.sweep.clone())));

@@ -12,8 +12,10 @@ use std::time::Instant;
 use crate::config::{self, Config};
 use crate::outcome::Status;
 use crate::probe::{Key, Prober};
+use crate::signals::{stopping, STOP};
+use crate::summary::{print_summary, Summary};
 use crate::targets::{self, Collector, ListReport};
-use crate::{engine, output, privileges, socket, source, store, time, Error, Summary};
+use crate::{engine, output, privileges, socket, source, store, time, Error};
 
 /// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
 /// list from the URL (or its fallbacks). Returns the hosts in input order (the sweep spreads them over networks
@@ -99,22 +101,6 @@ fn start_writer(
         batch_rows: config::STORE_BATCH_ROWS,
         batch_time: config::STORE_BATCH_TIME,
     })))
-}
-
-/// Set by SIGINT/SIGTERM (see [`install_signal_handlers`]): the current sweep ends cleanly, no new one starts.
-pub static STOP: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// SIGINT and SIGTERM set [`STOP`] instead of killing the process, so that what was printed is also stored.
-pub fn install_signal_handlers() -> io::Result<()> {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, std::sync::Arc::clone(&STOP))?;
-    }
-    Ok(())
-}
-
-fn stopping() -> bool {
-    STOP.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The largest receive buffer a sweep asks for (about 1 KiB a probe, from 1 MiB up to this).
@@ -236,7 +222,7 @@ fn run_on(
         }
     }
     if hosts.is_empty() {
-        crate::print_summary(&Summary { list, origin, ..Summary::default() });
+        print_summary(&Summary { list, origin, ..Summary::default() });
         return Err(Error::NoTargets);
     }
     // Only `--in-order` needs the input order once the hosts are spread for probing.
@@ -321,7 +307,7 @@ fn run_on(
     }
     summary.wall = started.elapsed();
     swept?;
-    crate::print_summary(&summary);
+    print_summary(&summary);
     if let (Some(m), Some(o)) = (metrics, observed) {
         m.record(&summary, started_us as f64 / 1e6, o);
     }
