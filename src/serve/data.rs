@@ -119,7 +119,7 @@ pub struct Live {
 }
 
 pub const LEAST_ROWS: i64 = 20;
-pub const OUTAGES_NOW_ROWS: i64 = 50;
+pub const OUTAGES_NOW_ROWS: i64 = 20;
 pub const HOST_OUTAGE_ROWS: i64 = 50;
 
 /// What Redis says of a host now (the latest sweep's result, until its key expires).

@@ -117,14 +117,18 @@ impl Shared {
         let shared = Arc::clone(self);
         std::thread::spawn(move || {
             let Ok(mut c) = shared.pg.connect() else { return };
-            let at = Instant::now();
-            if let Ok(h) = query::heatmap(&mut c) {
-                shared.heatmap.store(HEATMAP_KEY, at, Arc::new(h));
-            }
-            for label in route::SINCE_CHOICES {
+            // The default page's parts first.
+            for (i, label) in route::SINCE_CHOICES.into_iter().enumerate() {
+                let at = Instant::now();
                 let Ok(d) = humantime::parse_duration(label) else { continue };
                 if let Ok(l) = query::least(&mut c, d.as_secs_f64()) {
                     shared.least.store(label, at, Arc::new(l));
+                }
+                if i == 0 {
+                    let at = Instant::now();
+                    if let Ok(h) = query::heatmap(&mut c) {
+                        shared.heatmap.store(HEATMAP_KEY, at, Arc::new(h));
+                    }
                 }
             }
         });

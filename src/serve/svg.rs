@@ -81,7 +81,8 @@ pub fn tick_label(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
         format!("{v:.0}")
     } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
+        // Quarters of a round top: 6.25, 18.75.
+        format!("{v:.2}").trim_end_matches('0').to_string()
     } else {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').to_string()
@@ -195,6 +196,7 @@ mod tests {
         assert_eq!((count_ceiling(3.0), count_ceiling(5.0), count_ceiling(14_850.0)), (4.0, 8.0, 20_000.0));
         assert_eq!(tick_label(0.0125), "0.013");
         assert_eq!(tick_label(12.5), "12.5");
+        assert_eq!(tick_label(18.75), "18.75");
         assert_eq!(tick_label(100.0), "100");
     }
 
