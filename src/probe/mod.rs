@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::outcome::{HostResult, ProbeError, Rtt, Stats, Status};
 use crate::time::Time;
-use crate::wire::{self, EchoPayload};
+use crate::wire::{EchoPayload, EchoRequest};
 use inflight::{Flight, Inflight};
 use rate::Bucket;
 pub use tag::{Key, Tag};
@@ -196,7 +196,7 @@ impl Prober {
     }
 
     /// The next echo request to send, if one is due and the rate allows; written into `buf`
-    /// (at least [`wire::ECHO_LEN`] bytes). The probe counts as sent at `now`.
+    /// (at least [`ECHO_LEN`](crate::wire::ECHO_LEN) bytes). The probe counts as sent at `now`.
     pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<Transmit> {
         let (host, probe) = match self.due.front() {
             Some(&next) => next,
@@ -212,10 +212,11 @@ impl Prober {
         let tag = self.tag_of(host, probe);
         let dst = self.targets[host as usize];
         let mac = self.key.mac(tag, host, probe, now.0, dst);
-        let payload = EchoPayload { host, probe, sent_ns: now.0, mac };
+        let request =
+            EchoRequest { id: tag.id(), seq: tag.seq(), payload: EchoPayload { host, probe, sent_ns: now.0, mac } };
         let len = match dst {
-            IpAddr::V4(_) => wire::emit_echo_v4(buf, tag.id(), tag.seq(), &payload),
-            IpAddr::V6(_) => wire::emit_echo_v6(buf, tag.id(), tag.seq(), &payload),
+            IpAddr::V4(_) => request.emit_v4(buf),
+            IpAddr::V6(_) => request.emit_v6(buf),
         };
         let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");

@@ -1,7 +1,7 @@
 //! The core against every way a packet can misbehave: hand-made bytes, a fake clock, no socket.
 
 use super::*;
-use crate::wire::{echo_reply_for, icmp_error_v4, ipv4_packet, ErrorKind, ECHO_LEN};
+use crate::wire::{self, echo_reply_for, icmp_error_v4, ipv4_packet, ErrorKind, ECHO_LEN};
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
 
