@@ -53,6 +53,8 @@ pub(super) fn guard(uri: &Uri, filter: &Filter) -> Result<(), String> {
     // What ureq connects to: its resolver hands `host:port`, made from the URL's authority by this very function,
     // to `to_socket_addrs`, which takes an IP literal (IPv6 in brackets, as in a URL) as it is and asks DNS
     // about anything else. Read the same way here, the guard checks the address ureq will use, not a guess at it.
+    // (`host_and_port` is in ureq's `unversioned` API: an update that changes it fails the build, which is just
+    // when this guard must be checked against ureq's resolver again.)
     let addr = uri
         .scheme()
         .zip(uri.authority())
