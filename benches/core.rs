@@ -11,12 +11,12 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pinger::probe::{Key, ProbeConfig, Prober};
 use pinger::time::Time;
-use pinger::wire::{self, EchoPayload, ECHO_LEN};
+use pinger::wire::{self, EchoPayload, EchoRequest, ECHO_LEN};
 
 fn request() -> Vec<u8> {
     let mut buf = [0u8; ECHO_LEN];
-    let p = EchoPayload { host: 7, probe: 0, sent_ns: 123_456_789, mac: 0x0123_4567_89ab_cdef };
-    let n = wire::emit_echo_v4(&mut buf, 0x1234, 0x5678, &p);
+    let payload = EchoPayload { host: 7, probe: 0, sent_ns: 123_456_789, mac: 0x0123_4567_89ab_cdef };
+    let n = EchoRequest { id: 0x1234, seq: 0x5678, payload }.emit_v4(&mut buf);
     buf[..n].to_vec()
 }
 
@@ -24,8 +24,9 @@ fn bench_wire(c: &mut Criterion) {
     let mut g = c.benchmark_group("wire");
     g.throughput(Throughput::Elements(1));
     let mut buf = [0u8; ECHO_LEN];
-    let p = EchoPayload { host: 7, probe: 0, sent_ns: 123_456_789, mac: 0x0123_4567_89ab_cdef };
-    g.bench_function("emit_echo_v4", |b| b.iter(|| wire::emit_echo_v4(black_box(&mut buf), 0x1234, 0x5678, &p)));
+    let payload = EchoPayload { host: 7, probe: 0, sent_ns: 123_456_789, mac: 0x0123_4567_89ab_cdef };
+    let echo = EchoRequest { id: 0x1234, seq: 0x5678, payload };
+    g.bench_function("emit_echo_v4", |b| b.iter(|| echo.emit_v4(black_box(&mut buf))));
     let reply = wire::ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &wire::echo_reply_for(&request()));
     g.bench_function("parse_v4_reply", |b| b.iter(|| wire::parse_v4(black_box(&reply)).is_ok()));
     let junk: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();

@@ -1,8 +1,9 @@
-//! The I/O driver: one raw socket, one `mio::Poll`, the clock, and the [`Prober`]. Nothing clever happens here.
+//! The I/O driver: the raw sockets (one per address family, IPv4 and IPv6), one `mio::Poll`, the clock, and the
+//! [`Prober`]. Nothing clever happens here.
 //!
-//! Each turn: drain the socket into `handle_packet` (kernel timestamps when present; at most [`DRAIN_BATCHES`]
-//! batches), expire timers, send one batch while `poll_transmit` gives packets, hand finished hosts to the
-//! caller, then sleep until the socket is readable or the prober's next deadline. Sends the kernel pushes back on
+//! Each turn: drain each socket into `handle_packet` (kernel timestamps when present; at most [`DRAIN_BATCHES`]
+//! batches), expire timers, send one batch per family while `poll_transmit` gives packets, hand finished hosts to
+//! the caller, then sleep until a socket is readable or the prober's next deadline. Sends the kernel pushes back on
 //! go back to the prober (`defer`), never dropped.
 
 use std::io;
@@ -121,9 +122,9 @@ pub fn sweep(
 ) -> Result<(), EngineError> {
     let mut poll = Poll::new().map_err(EngineError::Poll)?;
     let fds: Vec<std::os::fd::RawFd> = socks.all().map(IcmpSocket::raw_fd).collect();
-    // The socket is registered with epoll only while the loop sleeps: a registered socket costs the kernel an
+    // The sockets are registered with epoll only while the loop sleeps: a registered socket costs the kernel an
     // epoll callback (a lock and a wake-up) for every packet it queues and every send buffer it frees, which is
-    // 5-10% of a loopback sweep. While the loop is busy sending it drains the socket after each batch anyway.
+    // 5-10% of a loopback sweep. While the loop is busy sending it drains the sockets after each batch anyway.
     let mut registered = false;
     let mut events = Events::with_capacity(8);
     let mut rx = RecvBatch::default();
@@ -138,7 +139,7 @@ pub fn sweep(
                 backlog = Some(backlog.map_or(read_until, |t| t.min(read_until)));
             }
         }
-        // Timers run only as far as the socket has been read: a reply still queued behind a flood may have come
+        // Timers run only as far as the sockets have been read: a reply still queued behind a flood may have come
         // in before its probe's deadline, and once the deadline has fired it would no longer be credited.
         prober.handle_timeout(backlog.map_or_else(|| clock.now(), |t| t.min(clock.now())));
         let blocked = send(socks, prober, clock, &mut tx, &mut scratch);

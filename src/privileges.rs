@@ -21,6 +21,7 @@ pub enum PrivilegeError {
 /// Switches the whole process to `user`; returns its uid and gid.
 pub fn drop_to(user: &str) -> Result<(u32, u32), PrivilegeError> {
     let name = CString::new(user).map_err(|_| PrivilegeError::NoSuchUser(user.into()))?;
+    // SAFETY: passwd is integers and null pointers when zeroed: a valid value for getpwnam_r to fill in.
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 16384];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -31,7 +32,8 @@ pub fn drop_to(user: &str) -> Result<(u32, u32), PrivilegeError> {
     }
     let (uid, gid) = (pw.pw_uid, pw.pw_gid);
     let fail = |what| PrivilegeError::Switch { user: user.into(), what, source: std::io::Error::last_os_error() };
-    // SAFETY: plain syscalls with integer arguments; order matters (groups and gid while still root).
+    // SAFETY: plain syscalls with integer arguments (setgroups with a count of 0 reads no list); order matters
+    // (groups and gid while still root).
     unsafe {
         if libc::setgroups(0, std::ptr::null()) != 0 {
             return Err(fail("setgroups"));

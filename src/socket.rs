@@ -1,7 +1,10 @@
 //! The raw ICMP socket: opening it (socket2), its options, and batched send/receive (sendmmsg/recvmmsg).
 //!
-//! Owns every `unsafe` of the crate. It decides nothing about packets; it moves bytes and kernel receive
-//! timestamps between the kernel and the engine.
+//! It decides nothing about packets; it moves bytes and kernel receive timestamps between the kernel and the
+//! engine. It holds the crate's unsafe code for sockets (socket2 has no sendmmsg/recvmmsg, ICMP filters or
+//! control messages), each site with its `SAFETY` note. The other `unsafe` sites are single libc calls that no
+//! dependency wraps: `geteuid` (files.rs, source.rs, store/spool.rs), `flock` (files.rs), and the user switch in
+//! privileges.rs.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -33,7 +36,6 @@ pub enum SocketError {
 #[derive(Clone, Copy, Debug)]
 pub struct SocketInfo {
     pub rcvbuf: usize,
-    pub forced: bool,
 }
 
 pub struct IcmpSocket {
@@ -88,14 +90,13 @@ impl IcmpSocket {
         opt("SO_TIMESTAMPNS", setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32))?;
         let want = i32::try_from(rcvbuf).unwrap_or(i32::MAX);
         // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN; fall back to what is allowed.
-        let forced = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_ok();
-        if !forced {
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_err() {
             opt("SO_RCVBUF", sock.set_recv_buffer_size(rcvbuf))?;
         }
         let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(4 << 20i32))
             .or_else(|_| sock.set_send_buffer_size(4 << 20));
         let granted = sock.recv_buffer_size().unwrap_or(0);
-        Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted, forced }))
+        Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted }))
     }
 
     /// Lowers the receive buffer to `want` bytes where an unprivileged process may set that much
@@ -123,9 +124,11 @@ impl IcmpSocket {
     /// caller decides what the rest become.
     pub fn send_batch(&self, bufs: &[[u8; TX_BUF]], lens: &[usize], dsts: &[IpAddr]) -> (usize, Option<io::Error>) {
         let n = lens.len().min(BATCH);
-        // SAFETY: plain C structs, zero is a valid value for each.
+        // SAFETY: sockaddr_storage is a plain C struct of integers; all zeros is a valid value.
         let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
+        // SAFETY: iovec is a pointer and a length; null and zero is a valid (empty) value.
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: mmsghdr is integers and null pointers when zeroed: a valid value, filled in below.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..n {
             let len = match dsts[i] {
@@ -170,7 +173,9 @@ impl IcmpSocket {
 
     /// Receives up to [`BATCH`] packets without blocking; 0 when nothing is waiting.
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        // SAFETY: iovec is a pointer and a length; null and zero is a valid (empty) value.
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: mmsghdr is integers and null pointers when zeroed: a valid value, filled in below.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..BATCH {
             iovs[i] = libc::iovec { iov_base: batch.bufs[i].as_mut_ptr().cast(), iov_len: RX_BUF };
@@ -191,7 +196,6 @@ impl IcmpSocket {
                 let n = rc as usize;
                 for (i, m) in msgs[..n].iter().enumerate() {
                     batch.lens[i] = (m.msg_len as usize).min(RX_BUF);
-                    batch.truncated[i] = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                     batch.stamps[i] = kernel_stamp(&m.msg_hdr);
                 }
                 return Ok(n);
@@ -217,7 +221,6 @@ pub struct RecvBatch {
     addrs: Box<[libc::sockaddr_storage; BATCH]>,
     cmsgs: Box<[CmsgBuf; BATCH]>,
     lens: [usize; BATCH],
-    truncated: [bool; BATCH],
     /// Kernel receive time (CLOCK_REALTIME, ns), if the kernel attached one.
     stamps: [Option<u64>; BATCH],
 }
@@ -230,17 +233,15 @@ impl Default for RecvBatch {
             addrs: Box::new(unsafe { zeroed() }),
             cmsgs: Box::new(std::array::from_fn(|_| CmsgBuf([0; CMSG_LEN]))),
             lens: [0; BATCH],
-            truncated: [false; BATCH],
             stamps: [None; BATCH],
         }
     }
 }
 
-/// One received packet.
+/// One received packet. A packet longer than our buffer arrives cut; the parser rejects it by its length fields.
 pub struct Received<'a> {
     pub bytes: &'a [u8],
     pub from: IpAddr,
-    pub truncated: bool,
     pub stamp_realtime_ns: Option<u64>,
 }
 
@@ -249,7 +250,6 @@ impl RecvBatch {
         Received {
             bytes: &self.bufs[i][..self.lens[i]],
             from: sockaddr_ip(&self.addrs[i]).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            truncated: self.truncated[i],
             stamp_realtime_ns: self.stamps[i],
         }
     }
@@ -288,6 +288,7 @@ fn kernel_stamp(h: &libc::msghdr) -> Option<u64> {
 
 /// Reads a clock in nanoseconds.
 pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    // SAFETY: timespec is a plain C struct of integers; all zeros is a valid value.
     let mut ts: libc::timespec = unsafe { zeroed() };
     // SAFETY: `ts` is a valid out-pointer; the clocks we pass always exist on Linux.
     unsafe { libc::clock_gettime(clock, &mut ts) };

@@ -1,11 +1,11 @@
 //! Wire formats: the only user of etherparse.
 //!
-//! Emits ICMP echo requests into a caller's buffer and classifies whatever bytes a raw socket delivered into a
-//! typed [`Icmp`] message or a [`Reject`] reason. It knows nothing of hosts, keys or time: deciding whether a
+//! Emits a typed [`EchoRequest`] into a caller's buffer (and reads one back: emit and parse mirror each other)
+//! and classifies whatever bytes a raw socket delivered into a typed [`Icmp`] message or a [`Reject`] reason. It knows nothing of hosts, keys or time: deciding whether a
 //! well-formed reply is *ours* is the core's job (`probe/`). Every length is checked here so that nothing past
 //! this module can index out of bounds on hostile input.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use etherparse::{
     IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Slice, IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice,
@@ -58,16 +58,67 @@ impl EchoPayload {
     }
 }
 
-/// Writes an ICMPv4 echo request (header with checksum, then payload) into `buf`; returns its length.
-/// `buf` must hold at least [`ECHO_LEN`] bytes.
-pub fn emit_echo_v4(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) -> usize {
-    let packet = &mut buf[..ECHO_LEN];
-    payload.write(&mut packet[8..]);
-    let header = Icmpv4Header::new(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }));
-    packet[..8].copy_from_slice(&header.to_bytes());
-    let sum = checksum(packet);
-    packet[2..4].copy_from_slice(&sum.to_be_bytes());
-    ECHO_LEN
+/// An echo request as the core means it: the tag as identifier and sequence, and our payload. The typed side of
+/// what goes out, as [`Icmp`] is of what comes in: [`emit_v4`](Self::emit_v4) and [`emit_v6`](Self::emit_v6)
+/// write it, [`parse_v4`](Self::parse_v4) and [`parse_v6`](Self::parse_v6) read the same bytes back into the
+/// same value (what a host receives; its reply carries these fields back as [`Icmp::EchoReply`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EchoRequest {
+    pub id: u16,
+    pub seq: u16,
+    pub payload: EchoPayload,
+}
+
+impl EchoRequest {
+    /// Writes the ICMPv4 message (header with checksum, then payload) into `buf`; returns its length.
+    /// `buf` must hold at least [`ECHO_LEN`] bytes.
+    pub fn emit_v4(&self, buf: &mut [u8]) -> usize {
+        let packet = &mut buf[..ECHO_LEN];
+        self.payload.write(&mut packet[8..]);
+        let header = Icmpv4Header::new(Icmpv4Type::EchoRequest(IcmpEchoHeader { id: self.id, seq: self.seq }));
+        packet[..8].copy_from_slice(&header.to_bytes());
+        let sum = checksum(packet);
+        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+        ECHO_LEN
+    }
+
+    /// Writes the ICMPv6 message into `buf`; returns its length. The checksum is left zero: on a raw ICMPv6
+    /// socket the kernel computes it (it needs the source address, which only the kernel knows).
+    pub fn emit_v6(&self, buf: &mut [u8]) -> usize {
+        let packet = &mut buf[..ECHO_LEN];
+        packet[..4].copy_from_slice(&[ICMP6_ECHO_REQUEST, 0, 0, 0]);
+        packet[4..6].copy_from_slice(&self.id.to_be_bytes());
+        packet[6..8].copy_from_slice(&self.seq.to_be_bytes());
+        self.payload.write(&mut packet[8..]);
+        ECHO_LEN
+    }
+
+    /// Reads an ICMPv4 echo request of ours (the message, no IPv4 header), checksum included.
+    pub fn parse_v4(message: &[u8]) -> Result<EchoRequest, Reject> {
+        let head = EchoRequest::head(message, ICMP_ECHO_REQUEST)?;
+        if checksum(message) != 0 {
+            return Err(Reject::BadChecksum);
+        }
+        Ok(head)
+    }
+
+    /// Reads an ICMPv6 echo request of ours (the checksum covers a pseudo-header: the kernel's to check).
+    pub fn parse_v6(message: &[u8]) -> Result<EchoRequest, Reject> {
+        EchoRequest::head(message, ICMP6_ECHO_REQUEST)
+    }
+
+    fn head(message: &[u8], echo_request: u8) -> Result<EchoRequest, Reject> {
+        let head: &[u8; 8] = message.get(..8).and_then(|h| h.try_into().ok()).ok_or(Reject::Malformed)?;
+        if head[0] != echo_request || head[1] != 0 {
+            return Err(Reject::OtherType);
+        }
+        let payload = EchoPayload::parse(&message[8..]).ok_or(Reject::Malformed)?;
+        Ok(EchoRequest {
+            id: u16::from_be_bytes([head[4], head[5]]),
+            seq: u16::from_be_bytes([head[6], head[7]]),
+            payload,
+        })
+    }
 }
 
 const ICMP6_DEST_UNREACH: u8 = 1;
@@ -75,17 +126,6 @@ const ICMP6_PACKET_TOO_BIG: u8 = 2;
 const ICMP6_TIME_EXCEEDED: u8 = 3;
 const ICMP6_ECHO_REQUEST: u8 = 128;
 const ICMP6_ECHO_REPLY: u8 = 129;
-
-/// Writes an ICMPv6 echo request into `buf`; returns its length. The checksum is left zero: on a raw ICMPv6
-/// socket the kernel computes it (it needs the source address, which only the kernel knows).
-pub fn emit_echo_v6(buf: &mut [u8], id: u16, seq: u16, payload: &EchoPayload) -> usize {
-    let packet = &mut buf[..ECHO_LEN];
-    packet[..4].copy_from_slice(&[ICMP6_ECHO_REQUEST, 0, 0, 0]);
-    packet[4..6].copy_from_slice(&id.to_be_bytes());
-    packet[6..8].copy_from_slice(&seq.to_be_bytes());
-    payload.write(&mut packet[8..]);
-    ECHO_LEN
-}
 
 /// Classifies what a raw ICMPv6 socket delivered: the ICMPv6 message alone (Linux strips the IPv6 header and
 /// has already verified the checksum, which covers a pseudo-header only the kernel sees).
@@ -244,134 +284,8 @@ pub fn checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Builds a complete IPv4 packet around `icmp` (for tests, benches and the simulated network).
-pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, options: &[u8], icmp: &[u8]) -> Vec<u8> {
-    assert!(options.len() % 4 == 0 && options.len() <= 40, "IPv4 options come in words, at most 40 bytes");
-    let header_len = 20 + options.len();
-    let total = header_len + icmp.len();
-    let mut p = Vec::with_capacity(total);
-    p.push(0x40 | (header_len / 4) as u8);
-    p.push(0);
-    p.extend_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 1, 0, 0]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(options);
-    let sum = checksum(&p[..header_len]);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    p.extend_from_slice(icmp);
-    p
-}
-
-/// Turns an echo request into the echo reply a host would send (type 0, checksum fixed up).
-pub fn echo_reply_for(request: &[u8]) -> Vec<u8> {
-    let mut r = request.to_vec();
-    r[0] = ICMP_ECHO_REPLY;
-    r[2..4].copy_from_slice(&[0, 0]);
-    let sum = checksum(&r);
-    r[2..4].copy_from_slice(&sum.to_be_bytes());
-    r
-}
-
-/// An ICMP error of `kind` quoting `quoted` (an IPv4 datagram, possibly cut), as a router would send it.
-pub fn icmp_error_v4(kind: ErrorKind, quoted: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind.icmp_type, kind.code, 0, 0, 0, 0, 0, 0];
-    m.extend_from_slice(quoted);
-    let sum = checksum(&m);
-    m[2..4].copy_from_slice(&sum.to_be_bytes());
-    m
-}
-
-/// Turns an ICMPv6 echo request into the reply a host would send (type 129; the checksum is the kernel's job).
-pub fn echo_reply_v6_for(request: &[u8]) -> Vec<u8> {
-    let mut r = request.to_vec();
-    r[0] = ICMP6_ECHO_REPLY;
-    r
-}
-
-/// An IPv6 header (40 bytes) for `payload_len` bytes of ICMPv6 from `src` to `dst` (for quotes in tests).
-pub fn ipv6_header(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, payload_len: u16) -> Vec<u8> {
-    let mut h = vec![0x60, 0, 0, 0];
-    h.extend_from_slice(&payload_len.to_be_bytes());
-    h.extend_from_slice(&[58, 64]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    h
-}
+mod forge;
+pub use forge::{echo_reply_for, echo_reply_v6_for, icmp_error_v4, ipv4_packet, ipv6_header};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn icmpv6_replies_and_errors_quoting_a_probe_are_read() {
-        let mut buf = [0u8; ECHO_LEN];
-        let p = EchoPayload { host: 3, probe: 0, sent_ns: 5, mac: 9 };
-        let n = emit_echo_v6(&mut buf, 0xabcd, 0x0102, &p);
-        let req = buf[..n].to_vec();
-        let reply = echo_reply_v6_for(&req);
-        let Ok(Parsed { icmp: Icmp::EchoReply { id, seq, payload }, .. }) = parse_v6(&reply) else {
-            panic!("not a reply")
-        };
-        assert_eq!((id, seq, EchoPayload::parse(payload).unwrap().host), (0xabcd, 0x0102, 3));
-        let dst: std::net::Ipv6Addr = "2001:db8::7".parse().unwrap();
-        let mut err = vec![1, 3, 0, 0, 0, 0, 0, 0];
-        err.extend_from_slice(&ipv6_header("2001:db8::1".parse().unwrap(), dst, n as u16));
-        err.extend_from_slice(&req);
-        let Ok(Parsed { icmp: Icmp::Error { kind, probe_dst, id, .. }, .. }) = parse_v6(&err) else {
-            panic!("not an error")
-        };
-        assert_eq!((kind.icmp_type, kind.code, probe_dst, id), (1, 3, IpAddr::V6(dst), 0xabcd));
-        for cut in 0..err.len() {
-            let _ = parse_v6(&err[..cut]);
-        }
-        assert_eq!(parse_v6(&[135, 0, 0, 0, 0, 0, 0, 0]), Err(Reject::OtherType));
-    }
-
-    fn request() -> Vec<u8> {
-        let mut buf = [0u8; ECHO_LEN];
-        let p = EchoPayload { host: 7, probe: 1, sent_ns: 99, mac: 0xdead_beef };
-        let n = emit_echo_v4(&mut buf, 0x1234, 0x5678, &p);
-        buf[..n].to_vec()
-    }
-
-    #[test]
-    fn an_emitted_request_has_a_valid_checksum_and_round_trips() {
-        let req = request();
-        assert_eq!(checksum(&req), 0);
-        let reply = echo_reply_for(&req);
-        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &reply);
-        let parsed = parse_v4(&pkt).unwrap();
-        let Icmp::EchoReply { id, seq, payload } = parsed.icmp else { panic!("not a reply") };
-        assert_eq!((id, seq), (0x1234, 0x5678));
-        assert_eq!(EchoPayload::parse(payload).unwrap().host, 7);
-        assert!(!parsed.ip_options);
-    }
-
-    #[test]
-    fn a_reply_with_ip_options_is_parsed_past_them() {
-        let reply = echo_reply_for(&request());
-        let options = [7, 7, 4, 0, 0, 0, 0, 0]; // record route with room for one address, then padding
-        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &options, &reply);
-        let parsed = parse_v4(&pkt).unwrap();
-        assert!(parsed.ip_options);
-        assert!(matches!(parsed.icmp, Icmp::EchoReply { id: 0x1234, .. }));
-    }
-
-    #[test]
-    fn every_truncation_is_rejected_without_panic() {
-        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &echo_reply_for(&request()));
-        for n in 0..pkt.len() {
-            assert!(parse_v4(&pkt[..n]).is_err(), "accepted a packet cut at {n}");
-        }
-    }
-
-    #[test]
-    fn an_error_quoting_a_udp_datagram_is_foreign() {
-        let mut udp = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::new(127, 0, 0, 9), &[], &[0; 8]);
-        udp[9] = 17;
-        let kind = ErrorKind { icmp_type: 3, code: 3 };
-        let pkt = ipv4_packet(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, &[], &icmp_error_v4(kind, &udp));
-        assert_eq!(parse_v4(&pkt), Err(Reject::ForeignQuote));
-    }
-}
+mod tests;

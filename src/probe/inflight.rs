@@ -15,8 +15,6 @@ use crate::time::Time;
 pub struct Flight {
     pub host: u32,
     pub probe: u16,
-    /// An ICMP error quoted this probe; an echo reply may still arrive and wins.
-    pub errored: bool,
     pub sent_at: Time,
 }
 
@@ -55,14 +53,11 @@ impl Inflight {
         self.map.get(&tag)
     }
 
-    pub fn get_mut(&mut self, tag: Tag) -> Option<&mut Flight> {
-        self.map.get_mut(&tag)
-    }
-
     pub fn remove(&mut self, tag: Tag) -> Option<Flight> {
         self.map.remove(&tag)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }

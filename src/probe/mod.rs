@@ -4,13 +4,13 @@
 //! woken, and final per-host results. It never touches a socket, a clock or a thread, so every hostile packet a
 //! network can deliver is a unit test (`tests.rs`) that runs in microseconds without root.
 //!
-//! The rules for crediting a reply live here and nowhere else: right checksum (checked by `wire`), an echo reply,
-//! a payload whose keyed check value binds it to this run, the tag we derive for that host and probe, from the
-//! address we probed, outstanding, and before its deadline. An ICMP error counts only when it quotes an
-//! outstanding probe to the address it was sent to; it makes the host `unreachable` unless a reply still comes.
+//! This file holds the prober's state, sending, timers and verdicts; `reply.rs` the rules for crediting a reply
+//! or an ICMP error (and nowhere else); `tag.rs` the keyed identifiers and check values, `inflight.rs` the table
+//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket.
 
 mod inflight;
 mod rate;
+mod reply;
 pub mod tag;
 mod wheel;
 
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::outcome::{HostResult, ProbeError, Rtt, Stats, Status};
 use crate::time::Time;
-use crate::wire::{self, EchoPayload, Icmp, Reject, PAYLOAD_LEN};
+use crate::wire::{EchoPayload, EchoRequest};
 use inflight::{Flight, Inflight};
 use rate::Bucket;
 pub use tag::{Key, Tag};
@@ -68,13 +68,6 @@ enum Timer {
     Settle(HostId),
 }
 
-/// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
-/// that reply's round trip (duplicates travel the same path), at least 10 ms, at most 50 ms and never past the
-/// probe's deadline. The sweep ends that much later than its last reply, not a timeout later.
-fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
-    (rtt * 2).clamp(Duration::from_millis(10), Duration::from_millis(50)).min(until_deadline)
-}
-
 #[derive(Clone, Copy, Debug, Default)]
 struct HostState {
     /// Probes not yet handed to the driver.
@@ -100,6 +93,24 @@ struct HostState {
     rtt_max: u64,
 }
 
+/// The sweep of one host list as a state machine that the caller drives: [`engine::sweep`](crate::engine::sweep)
+/// with the sockets and the clock, the unit tests and benchmarks with byte slices and a fake clock.
+///
+/// Build it with [`new`](Self::new) from the targets, the probe settings, the run's key and the current time.
+/// Then, until [`is_done`](Self::is_done), each turn:
+///
+/// 1. [`handle_packet`](Self::handle_packet) for every packet a socket delivered, with its receive time (the
+///    kernel's stamp when there is one) and the address the kernel says it came from;
+/// 2. [`handle_timeout`](Self::handle_timeout) with the current time (or, when a read was cut short, no later than
+///    the receive time of the last packet read): expires deadlines and duplicate windows, makes later probes due;
+/// 3. [`poll_transmit`](Self::poll_transmit) until it returns `None` (nothing due, or the rate says wait), sending
+///    each echo request it writes; a send the kernel pushed back goes back with [`defer`](Self::defer), one it
+///    refused for good with [`send_failed`](Self::send_failed);
+/// 4. [`poll_result`](Self::poll_result) until it returns `None`: each host's final result, exactly once;
+/// 5. sleep until a socket is readable or [`poll_timeout`](Self::poll_timeout), whichever comes first.
+///
+/// Every call returns at once and takes the time as a value on the driver's monotonic timeline (the prober never
+/// reads a clock), so a test can replay any timing. [`stats`](Self::stats) counts packets for the summary.
 pub struct Prober {
     cfg: ProbeConfig,
     key: Key,
@@ -178,12 +189,14 @@ impl Prober {
         &self.stats
     }
 
-    pub fn in_flight(&self) -> usize {
+    /// Probes sent and not yet answered, expired or refused (for the tests' invariants).
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
         self.inflight.len()
     }
 
     /// The next echo request to send, if one is due and the rate allows; written into `buf`
-    /// (at least [`wire::ECHO_LEN`] bytes). The probe counts as sent at `now`.
+    /// (at least [`ECHO_LEN`](crate::wire::ECHO_LEN) bytes). The probe counts as sent at `now`.
     pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<Transmit> {
         let (host, probe) = match self.due.front() {
             Some(&next) => next,
@@ -199,12 +212,13 @@ impl Prober {
         let tag = self.tag_of(host, probe);
         let dst = self.targets[host as usize];
         let mac = self.key.mac(tag, host, probe, now.0, dst);
-        let payload = EchoPayload { host, probe, sent_ns: now.0, mac };
+        let request =
+            EchoRequest { id: tag.id(), seq: tag.seq(), payload: EchoPayload { host, probe, sent_ns: now.0, mac } };
         let len = match dst {
-            IpAddr::V4(_) => wire::emit_echo_v4(buf, tag.id(), tag.seq(), &payload),
-            IpAddr::V6(_) => wire::emit_echo_v6(buf, tag.id(), tag.seq(), &payload),
+            IpAddr::V4(_) => request.emit_v4(buf),
+            IpAddr::V6(_) => request.emit_v6(buf),
         };
-        let fresh = self.inflight.insert(tag, Flight { host, probe, errored: false, sent_at: now });
+        let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");
         self.wheel.insert(now + self.cfg.timeout, Timer::Deadline(tag));
         let st = &mut self.hosts[host as usize];
@@ -259,93 +273,6 @@ impl Prober {
             self.errors.entry(f.host).or_insert(ProbeError::Local { errno });
             self.finish_if_settled(f.host, now);
         }
-    }
-
-    /// Any packet the socket delivered, with the time it arrived (kernel timestamp when there is one) and the
-    /// address the kernel says it came from.
-    pub fn handle_packet(&mut self, rx: Time, from: IpAddr, bytes: &[u8]) {
-        self.stats.received += 1;
-        let parsed = match if from.is_ipv6() { wire::parse_v6(bytes) } else { wire::parse_v4(bytes) } {
-            Ok(p) => p,
-            Err(Reject::BadChecksum) => return self.stats.rx_bad_checksum += 1,
-            Err(Reject::Malformed) => return self.stats.rx_malformed += 1,
-            Err(Reject::OtherType | Reject::ForeignQuote) => return self.stats.rx_foreign += 1,
-        };
-        self.stats.ip_options += u64::from(parsed.ip_options);
-        match parsed.icmp {
-            Icmp::EchoReply { id, seq, payload } => self.on_reply(rx, from, Tag::from_parts(id, seq), payload),
-            Icmp::Error { kind, probe_dst, id, seq, quoted_payload } => {
-                let error = ProbeError::Icmp { icmp_type: kind.icmp_type, code: kind.code, from };
-                self.on_error(rx, error, probe_dst, Tag::from_parts(id, seq), quoted_payload)
-            }
-        }
-    }
-
-    fn on_reply(&mut self, rx: Time, from: IpAddr, tag: Tag, payload: &[u8]) {
-        let Some(p) = self.authentic(tag, payload) else {
-            return self.stats.rx_foreign += 1;
-        };
-        if from != self.targets[p.host as usize] {
-            return self.stats.rx_spoofed += 1;
-        }
-        let timeout = self.cfg.timeout.as_nanos() as u64;
-        let outstanding = self.inflight.get(tag).filter(|f| f.sent_at.0 == p.sent_ns).copied();
-        let st = &mut self.hosts[p.host as usize];
-        match outstanding {
-            Some(f) if rx <= f.sent_at + self.cfg.timeout => {
-                self.inflight.remove(tag);
-                let rtt = rx.since(f.sent_at).as_nanos() as u64;
-                st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
-                st.rtt_max = st.rtt_max.max(rtt);
-                st.rtt_sum += rtt;
-                st.received += 1;
-                st.outstanding -= 1;
-                self.stats.rx_credited += 1;
-                if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
-                    st.settling = true;
-                    let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + self.cfg.timeout).since(rx));
-                    self.wheel.insert(rx + window, Timer::Settle(p.host));
-                }
-            }
-            // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.
-            _ if rx.0.saturating_sub(p.sent_ns) > timeout => {
-                st.late = st.late.saturating_add(1);
-                self.stats.rx_late += 1;
-            }
-            _ => {
-                st.duplicates = st.duplicates.saturating_add(1);
-                self.stats.rx_duplicate += 1;
-            }
-        }
-    }
-
-    fn on_error(&mut self, rx: Time, error: ProbeError, probe_dst: IpAddr, tag: Tag, quoted: &[u8]) {
-        let Some(f) = self.inflight.get(tag).copied() else {
-            return self.stats.rx_foreign += 1;
-        };
-        // Routers often quote only the 8-byte echo header; when they quote our payload, it must check out too.
-        let quote_ok = quoted.len() < PAYLOAD_LEN || self.authentic(tag, quoted).is_some_and(|p| p.host == f.host);
-        if probe_dst != self.targets[f.host as usize] || !quote_ok {
-            return self.stats.rx_foreign += 1;
-        }
-        if rx > f.sent_at + self.cfg.timeout {
-            return self.stats.rx_late += 1;
-        }
-        if let Some(f) = self.inflight.get_mut(tag) {
-            f.errored = true;
-        }
-        self.errors.entry(f.host).or_insert(error);
-        self.stats.rx_errors += 1;
-    }
-
-    /// The payload, if its check value proves this run sent it with this tag.
-    fn authentic(&self, tag: Tag, payload: &[u8]) -> Option<EchoPayload> {
-        let p = EchoPayload::parse(payload)?;
-        let dst = *self.targets.get(p.host as usize)?;
-        let ok = p.probe < self.cfg.probes
-            && self.tag_of(p.host, p.probe) == tag
-            && self.key.mac(tag, p.host, p.probe, p.sent_ns, dst) == p.mac;
-        ok.then_some(p)
     }
 
     fn tag_of(&self, host: HostId, probe: u16) -> Tag {
@@ -453,7 +380,9 @@ impl Prober {
         self.finished == self.targets.len()
     }
 
-    pub fn finished(&self) -> usize {
+    /// Hosts whose verdict is final (for the tests' messages).
+    #[cfg(test)]
+    pub(crate) fn finished(&self) -> usize {
         self.finished
     }
 }

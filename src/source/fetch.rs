@@ -3,10 +3,12 @@
 //! the environment is used (a proxy is a connection to a host the fence never saw). What a good list is, and
 //! what to fall back to, is `source.rs`'s business.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ureq::http::uri::{Parts, PathAndQuery};
 use ureq::http::{header, StatusCode, Uri};
+use ureq::unversioned::resolver::DefaultResolver;
 
 use super::UrlConfig;
 use crate::targets::Filter;
@@ -37,7 +39,7 @@ pub enum FetchError {
     Http(ureq::Error),
 }
 
-/// The host of `uri` if the network guard lets pinger contact it, else the host (or `""`) for the message.
+/// Whether the network guard lets pinger contact the host of `uri`; if not, the host for the message.
 /// With `PINGER_ALLOW` set, the host must be `localhost` or an address inside it: a name would need a DNS query,
 /// which is traffic too.
 pub(super) fn guard(uri: &Uri, filter: &Filter) -> Result<(), String> {
@@ -48,10 +50,20 @@ pub(super) fn guard(uri: &Uri, filter: &Filter) -> Result<(), String> {
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(());
     }
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) if filter.allow.iter().all(|l| l.iter().any(|c| c.contains(ip))) => Ok(()),
-        _ => Err(bare.to_string()),
+    // What ureq connects to: its resolver hands `host:port`, made from the URL's authority by this very function,
+    // to `to_socket_addrs`, which takes an IP literal (IPv6 in brackets, as in a URL) as it is and asks DNS
+    // about anything else. Read the same way here, the guard checks the address ureq will use, not a guess at it.
+    // (`host_and_port` is in ureq's `unversioned` API: an update that changes it fails the build, which is just
+    // when this guard must be checked against ureq's resolver again.)
+    let addr = uri
+        .scheme()
+        .zip(uri.authority())
+        .and_then(|(scheme, authority)| DefaultResolver::host_and_port(scheme, authority))
+        .and_then(|host_port| host_port.parse::<SocketAddr>().ok());
+    match addr {
+        Some(a) if filter.allow.iter().all(|l| l.iter().any(|c| c.contains(a.ip()))) => Ok(()),
+        Some(a) => Err(a.ip().to_string()),
+        None => Err(host.to_string()),
     }
 }
 
@@ -194,6 +206,9 @@ mod tests {
         assert_eq!(guard(&uri(super::super::DEFAULT_URL), &f), Err("public-dns.info".into()));
         assert_eq!(guard(&uri("http://198.18.0.1/list"), &f), Err("198.18.0.1".into()));
         assert_eq!(guard(&uri("http://[2001:db8::1]/list"), &f), Err("2001:db8::1".into()));
+        // ureq would ask DNS about these (only a bare IPv4 or a bracketed IPv6 address is a literal to it).
+        assert_eq!(guard(&uri("http://[127.0.0.1]/list"), &f), Err("[127.0.0.1]".into()));
+        assert_eq!(guard(&uri("http://[fe80::1%25lo]/list"), &f), Err("[fe80::1%25lo]".into()));
         assert!(guard(&uri(super::super::DEFAULT_URL), &Filter::default()).is_ok(), "no guard set: anything goes");
     }
 

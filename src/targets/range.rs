@@ -43,11 +43,7 @@ impl Range {
     }
 
     pub(super) fn span(&self) -> Span {
-        let n = |ip: IpAddr| match ip {
-            IpAddr::V4(a) => u128::from(u32::from(a)),
-            IpAddr::V6(a) => u128::from(a),
-        };
-        Span { v6: self.first.is_ipv6(), first: n(self.first), last: n(self.last) }
+        Span::between(self.first, self.last)
     }
 }
 

@@ -8,7 +8,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Cidr, Filter, Skip, RESERVED};
+use super::filter::RESERVED;
+use super::{Cidr, Filter, Skip};
 
 /// An inclusive, non-empty range of addresses of one family, as integers (IPv4 in the low 32 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,16 +22,17 @@ pub struct Span {
 impl Span {
     /// Every address of a block (network and broadcast included).
     pub fn of_block(c: &Cidr) -> Span {
-        match c.addr {
-            IpAddr::V4(a) => {
-                let first = u128::from(u32::from(a));
-                Span { v6: false, first, last: first | u128::from(!super::v4_mask(c.prefix)) }
-            }
-            IpAddr::V6(a) => {
-                let first = u128::from(a);
-                Span { v6: true, first, last: first | u128::MAX.checked_shr(u32::from(c.prefix)).unwrap_or(0) }
-            }
-        }
+        let net = c.net();
+        Span::between(net.network(), net.broadcast())
+    }
+
+    /// The addresses from `first` to `last`, of one family, `first` not after `last` (the caller checks).
+    pub fn between(first: IpAddr, last: IpAddr) -> Span {
+        let n = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        Span { v6: first.is_ipv6(), first: n(first), last: n(last) }
     }
 
     /// Addresses in the range; saturates at `u128::MAX` (only `::/0` holds more).

@@ -1,5 +1,8 @@
 //! The host list as a user writes it: messy lines, blocks, names, allow lists, --count and --max-hosts.
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
 use super::*;
 
 fn collect(text: &str, limit: Option<usize>, filter: Filter) -> (Vec<String>, ListReport) {

@@ -2,28 +2,32 @@
 //! a responder thread that answers pinger's echo requests the way the test's scenario says, host by host:
 //! latency and jitter, loss, dead hosts, and every way a reply can lie.
 //!
+//! Every behaviour is written once, for both families (`answer.rs`): what the network sends back, then that
+//! written as an IPv4 or an IPv6 packet.
+//!
 //! Why a module under tests/ and not a separate binary: the responder is a thread of the test process that enters
 //! the namespace with setns(2) (only that thread moves), so a test describes its scenario as a plain Rust closure
 //! and the device disappears with the namespace when the test ends, pass or fail.
 #![allow(dead_code)]
 
 use std::collections::BinaryHeap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pinger::wire::{self, ErrorKind};
-
 use super::Netns;
+
+mod answer;
+use answer::{answers, Probe};
 
 /// pinger's own address inside the namespace: the source of its probes, the destination of every answer.
 pub const PINGER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 1);
 /// The same for IPv6 (2001:db8::/32 is routed to the TUN device as well).
-pub const PINGER_ADDR6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+pub const PINGER_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
 /// Where IPv6 routers and spoofers answer from.
-pub const ROUTER6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0xfffe, 0, 0, 0, 0, 1);
+pub const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfffe, 0, 0, 0, 0, 1);
 
 /// How one host (or its path) answers an echo request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -224,120 +228,16 @@ fn respond(tun: OwnedFd, scenario: impl Fn(Ipv4Addr) -> Behaviour, stop: &Atomic
             if n <= 0 {
                 break;
             }
-            let pkt = &buf[..n as usize];
-            if let Some((dst6, icmp)) = echo_request_v6(pkt) {
-                stats.requests.fetch_add(1, Ordering::Relaxed);
-                let now = Instant::now();
-                for (after, packet) in answer_v6(&scenario, dst6, pkt, icmp, &mut window, now) {
-                    seq += 1;
-                    queue.push(Due { at: now + after, seq, packet });
-                }
-                continue;
-            }
-            let Some((dst, icmp)) = echo_request(pkt) else { continue };
+            let Some(probe) = Probe::read(&buf[..n as usize]) else { continue };
             stats.requests.fetch_add(1, Ordering::Relaxed);
             let now = Instant::now();
-            let seqno = u16::from_be_bytes([icmp[6], icmp[7]]);
-            let reply_from = |from: Ipv4Addr, icmp: &[u8]| wire::ipv4_packet(from, PINGER_ADDR, &[], icmp);
-            let mut push = |after: Duration, packet: Vec<u8>| {
+            let key = probe.key();
+            for (after, answer) in answers(scenario(key), key, probe.seq(), &mut window, now) {
                 seq += 1;
-                queue.push(Due { at: now + after, seq, packet });
-            };
-            match scenario(dst) {
-                Behaviour::Answer { latency, jitter, loss } => {
-                    if chance(dst, seqno, 1) >= loss {
-                        let extra = jitter.mul_f64(chance(dst, seqno, 2));
-                        push(latency + extra, reply_from(dst, &wire::echo_reply_for(icmp)));
-                    }
-                }
-                Behaviour::Dead => {}
-                Behaviour::Duplicate { copies, gap } => {
-                    for i in 0..u32::from(copies) {
-                        push(gap * i, reply_from(dst, &wire::echo_reply_for(icmp)));
-                    }
-                }
-                Behaviour::BadChecksum => {
-                    let mut r = wire::echo_reply_for(icmp);
-                    r[2] ^= 0x5a;
-                    push(Duration::ZERO, reply_from(dst, &r));
-                }
-                Behaviour::Spoofed { from } => push(Duration::ZERO, reply_from(from, &wire::echo_reply_for(icmp))),
-                Behaviour::Unreachable { router, code } => {
-                    let quoted = &pkt[..pkt.len().min(20 + 8)];
-                    push(
-                        Duration::ZERO,
-                        reply_from(router, &wire::icmp_error_v4(ErrorKind { icmp_type: 3, code }, quoted)),
-                    );
-                }
-                Behaviour::TimeExceeded { router } => {
-                    let err = wire::icmp_error_v4(ErrorKind { icmp_type: 11, code: 0 }, pkt);
-                    push(Duration::ZERO, reply_from(router, &err));
-                }
-                Behaviour::Truncated => {
-                    // The echo data cut short (a middlebox that trims), with lengths and checksums made consistent
-                    // again: a packet the kernel delivers, whose payload no longer proves anything.
-                    let mut r = wire::echo_reply_for(icmp);
-                    r.truncate(r.len() - 12);
-                    r[2..4].copy_from_slice(&[0, 0]);
-                    let sum = wire::checksum(&r);
-                    r[2..4].copy_from_slice(&sum.to_be_bytes());
-                    push(Duration::ZERO, reply_from(dst, &r));
-                }
-                Behaviour::Late { after } => push(after, reply_from(dst, &wire::echo_reply_for(icmp))),
-                Behaviour::ChangedId => {
-                    let mut r = wire::echo_reply_for(icmp);
-                    r[4] ^= 0x01;
-                    r[2..4].copy_from_slice(&[0, 0]);
-                    let sum = wire::checksum(&r);
-                    r[2..4].copy_from_slice(&sum.to_be_bytes());
-                    push(Duration::ZERO, reply_from(dst, &r));
-                }
-                Behaviour::IpOptions => {
-                    let options = [7, 7, 4, 0, 0, 0, 0, 1]; // record route with one free slot, then end of options
-                    push(Duration::ZERO, wire::ipv4_packet(dst, PINGER_ADDR, &options, &wire::echo_reply_for(icmp)));
-                }
-                Behaviour::Reorder => {
-                    let delay = if seqno % 2 == 0 { Duration::from_millis(30) } else { Duration::from_millis(1) };
-                    push(delay, reply_from(dst, &wire::echo_reply_for(icmp)));
-                }
-                Behaviour::RateLimited { per_second } => {
-                    if now.duration_since(window.0) >= Duration::from_secs(1) {
-                        window = (now, 0);
-                    }
-                    if window.1 < per_second {
-                        window.1 += 1;
-                        push(Duration::ZERO, reply_from(dst, &wire::echo_reply_for(icmp)));
-                    }
-                }
-                Behaviour::Junk => {
-                    let noise: Vec<u8> =
-                        (0..40u16).map(|i| (chance(dst, seqno.wrapping_add(i), 3) * 256.0) as u8).collect();
-                    let mut unknown = vec![42, 0, 0, 0, 0, 0, 0, 0];
-                    unknown.extend_from_slice(&noise);
-                    let sum = wire::checksum(&unknown);
-                    unknown[2..4].copy_from_slice(&sum.to_be_bytes());
-                    push(Duration::ZERO, reply_from(dst, &unknown));
-                    let mut fake = icmp[..8].to_vec();
-                    fake[0] = 0;
-                    fake.extend_from_slice(&noise[..32]);
-                    fake[2..4].copy_from_slice(&[0, 0]);
-                    let sum = wire::checksum(&fake);
-                    fake[2..4].copy_from_slice(&sum.to_be_bytes());
-                    push(Duration::ZERO, reply_from(dst, &fake));
-                }
+                queue.push(Due { at: now + after, seq, packet: probe.encode(&answer) });
             }
         }
     }
-}
-
-/// The destination and ICMP bytes of an IPv4 echo request, if `pkt` is one.
-fn echo_request(pkt: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
-    if pkt.len() < 28 || pkt[0] >> 4 != 4 || pkt[9] != 1 {
-        return None;
-    }
-    let ihl = usize::from(pkt[0] & 15) * 4;
-    let icmp = pkt.get(ihl..)?;
-    (icmp.first() == Some(&8)).then(|| (Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]), icmp))
 }
 
 /// Scale mode: a namespace whose own loopback (127.0.0.0/8) answers every probe through the kernel, well past
@@ -367,101 +267,4 @@ pub fn scale_network(tag: &str, loss_percent: u32) -> Netns {
         "drop",
     ]);
     ns
-}
-
-fn echo_request_v6(pkt: &[u8]) -> Option<(std::net::Ipv6Addr, &[u8])> {
-    if pkt.len() < 48 || pkt[0] >> 4 != 6 || pkt[6] != 58 || pkt[40] != 128 {
-        return None;
-    }
-    let dst: [u8; 16] = pkt[24..40].try_into().ok()?;
-    Some((dst.into(), &pkt[40..]))
-}
-
-/// An IPv6 packet carrying `icmp` from `src` to pinger, with the ICMPv6 checksum (pseudo-header included) set.
-fn ipv6_packet(src: std::net::Ipv6Addr, icmp: &[u8]) -> Vec<u8> {
-    let mut m = icmp.to_vec();
-    m[2..4].copy_from_slice(&[0, 0]);
-    let mut pseudo = Vec::with_capacity(40 + m.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&PINGER_ADDR6.octets());
-    pseudo.extend_from_slice(&(m.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, 58]);
-    pseudo.extend_from_slice(&m);
-    let sum = wire::checksum(&pseudo);
-    m[2..4].copy_from_slice(&sum.to_be_bytes());
-    let mut p = wire::ipv6_header(src, PINGER_ADDR6, m.len() as u16);
-    p.extend_from_slice(&m);
-    p
-}
-
-/// The answers (delay, packet) to an ICMPv6 echo request, following the same behaviours as IPv4.
-fn answer_v6(
-    scenario: &dyn Fn(Ipv4Addr) -> Behaviour,
-    dst: std::net::Ipv6Addr,
-    pkt: &[u8],
-    icmp: &[u8],
-    window: &mut (Instant, u32),
-    now: Instant,
-) -> Vec<(Duration, Vec<u8>)> {
-    let key = Ipv4Addr::from(u128::from(dst) as u32);
-    let seqno = u16::from_be_bytes([icmp[6], icmp[7]]);
-    let reply = |from| ipv6_packet(from, &wire::echo_reply_v6_for(icmp));
-    let error = |t: u8, code: u8| {
-        let mut m = vec![t, code, 0, 0, 0, 0, 0, 0];
-        m.extend_from_slice(&pkt[..pkt.len().min(1232)]);
-        ipv6_packet(ROUTER6, &m)
-    };
-    match scenario(key) {
-        Behaviour::Answer { latency, jitter, loss } => {
-            if chance(key, seqno, 1) < loss {
-                return vec![];
-            }
-            vec![(latency + jitter.mul_f64(chance(key, seqno, 2)), reply(dst))]
-        }
-        Behaviour::Dead => vec![],
-        Behaviour::Duplicate { copies, gap } => (0..u32::from(copies)).map(|i| (gap * i, reply(dst))).collect(),
-        Behaviour::BadChecksum => {
-            let mut p = reply(dst);
-            p[42] ^= 0x5a;
-            vec![(Duration::ZERO, p)]
-        }
-        Behaviour::Spoofed { .. } => vec![(Duration::ZERO, reply(ROUTER6))],
-        Behaviour::Unreachable { code, .. } => vec![(Duration::ZERO, error(1, code))],
-        Behaviour::TimeExceeded { .. } => vec![(Duration::ZERO, error(3, 0))],
-        Behaviour::Truncated => {
-            let r = wire::echo_reply_v6_for(icmp);
-            vec![(Duration::ZERO, ipv6_packet(dst, &r[..r.len() - 12]))]
-        }
-        Behaviour::Late { after } => vec![(after, reply(dst))],
-        Behaviour::ChangedId => {
-            let mut r = wire::echo_reply_v6_for(icmp);
-            r[4] ^= 1;
-            vec![(Duration::ZERO, ipv6_packet(dst, &r))]
-        }
-        // IPv6 has no header options to carry here; the plain answer must count.
-        Behaviour::IpOptions => vec![(Duration::ZERO, reply(dst))],
-        Behaviour::Reorder => {
-            let d = if seqno % 2 == 0 { Duration::from_millis(30) } else { Duration::from_millis(1) };
-            vec![(d, reply(dst))]
-        }
-        Behaviour::RateLimited { per_second } => {
-            if now.duration_since(window.0) >= Duration::from_secs(1) {
-                *window = (now, 0);
-            }
-            if window.1 >= per_second {
-                return vec![];
-            }
-            window.1 += 1;
-            vec![(Duration::ZERO, reply(dst))]
-        }
-        Behaviour::Junk => {
-            let noise: Vec<u8> = (0..40u16).map(|i| (chance(key, seqno.wrapping_add(i), 3) * 256.0) as u8).collect();
-            let mut unknown = vec![200, 0, 0, 0, 0, 0, 0, 0];
-            unknown.extend_from_slice(&noise);
-            let mut fake = icmp[..8].to_vec();
-            fake[0] = 129;
-            fake.extend_from_slice(&noise[..32]);
-            vec![(Duration::ZERO, ipv6_packet(dst, &unknown)), (Duration::ZERO, ipv6_packet(dst, &fake))]
-        }
-    }
 }

@@ -1,0 +1,106 @@
+//! Reply matching: what the [`Prober`] does with a packet the socket delivered. The rules for crediting a reply
+//! live here and nowhere else: right checksum (checked by `wire`), an echo reply, a payload whose keyed check
+//! value binds it to this run, the tag we derive for that host and probe, from the address we probed,
+//! outstanding, and before its deadline. An ICMP error counts only when it quotes an outstanding probe to the
+//! address it was sent to; it makes the host `unreachable` unless a reply still comes (the deadline decides).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::{Prober, Tag, Timer};
+use crate::outcome::ProbeError;
+use crate::time::Time;
+use crate::wire::{self, EchoPayload, Icmp, Reject, PAYLOAD_LEN};
+
+/// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
+/// that reply's round trip (duplicates travel the same path), at least 10 ms, at most 50 ms and never past the
+/// probe's deadline. The sweep ends that much later than its last reply, not a timeout later.
+fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
+    (rtt * 2).clamp(Duration::from_millis(10), Duration::from_millis(50)).min(until_deadline)
+}
+
+impl Prober {
+    /// Any packet the socket delivered, with the time it arrived (kernel timestamp when there is one) and the
+    /// address the kernel says it came from.
+    pub fn handle_packet(&mut self, rx: Time, from: IpAddr, bytes: &[u8]) {
+        self.stats.received += 1;
+        let parsed = match if from.is_ipv6() { wire::parse_v6(bytes) } else { wire::parse_v4(bytes) } {
+            Ok(p) => p,
+            Err(Reject::BadChecksum) => return self.stats.rx_bad_checksum += 1,
+            Err(Reject::Malformed) => return self.stats.rx_malformed += 1,
+            Err(Reject::OtherType | Reject::ForeignQuote) => return self.stats.rx_foreign += 1,
+        };
+        self.stats.ip_options += u64::from(parsed.ip_options);
+        match parsed.icmp {
+            Icmp::EchoReply { id, seq, payload } => self.on_reply(rx, from, Tag::from_parts(id, seq), payload),
+            Icmp::Error { kind, probe_dst, id, seq, quoted_payload } => {
+                let error = ProbeError::Icmp { icmp_type: kind.icmp_type, code: kind.code, from };
+                self.on_error(rx, error, probe_dst, Tag::from_parts(id, seq), quoted_payload)
+            }
+        }
+    }
+
+    fn on_reply(&mut self, rx: Time, from: IpAddr, tag: Tag, payload: &[u8]) {
+        let Some(p) = self.authentic(tag, payload) else {
+            return self.stats.rx_foreign += 1;
+        };
+        if from != self.targets[p.host as usize] {
+            return self.stats.rx_spoofed += 1;
+        }
+        let timeout = self.cfg.timeout.as_nanos() as u64;
+        let outstanding = self.inflight.get(tag).filter(|f| f.sent_at.0 == p.sent_ns).copied();
+        let st = &mut self.hosts[p.host as usize];
+        match outstanding {
+            Some(f) if rx <= f.sent_at + self.cfg.timeout => {
+                self.inflight.remove(tag);
+                let rtt = rx.since(f.sent_at).as_nanos() as u64;
+                st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
+                st.rtt_max = st.rtt_max.max(rtt);
+                st.rtt_sum += rtt;
+                st.received += 1;
+                st.outstanding -= 1;
+                self.stats.rx_credited += 1;
+                if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
+                    st.settling = true;
+                    let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + self.cfg.timeout).since(rx));
+                    self.wheel.insert(rx + window, Timer::Settle(p.host));
+                }
+            }
+            // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.
+            _ if rx.0.saturating_sub(p.sent_ns) > timeout => {
+                st.late = st.late.saturating_add(1);
+                self.stats.rx_late += 1;
+            }
+            _ => {
+                st.duplicates = st.duplicates.saturating_add(1);
+                self.stats.rx_duplicate += 1;
+            }
+        }
+    }
+
+    fn on_error(&mut self, rx: Time, error: ProbeError, probe_dst: IpAddr, tag: Tag, quoted: &[u8]) {
+        let Some(f) = self.inflight.get(tag).copied() else {
+            return self.stats.rx_foreign += 1;
+        };
+        // Routers often quote only the 8-byte echo header; when they quote our payload, it must check out too.
+        let quote_ok = quoted.len() < PAYLOAD_LEN || self.authentic(tag, quoted).is_some_and(|p| p.host == f.host);
+        if probe_dst != self.targets[f.host as usize] || !quote_ok {
+            return self.stats.rx_foreign += 1;
+        }
+        if rx > f.sent_at + self.cfg.timeout {
+            return self.stats.rx_late += 1;
+        }
+        self.errors.entry(f.host).or_insert(error);
+        self.stats.rx_errors += 1;
+    }
+
+    /// The payload, if its check value proves this run sent it with this tag.
+    fn authentic(&self, tag: Tag, payload: &[u8]) -> Option<EchoPayload> {
+        let p = EchoPayload::parse(payload)?;
+        let dst = *self.targets.get(p.host as usize)?;
+        let ok = p.probe < self.cfg.probes
+            && self.tag_of(p.host, p.probe) == tag
+            && self.key.mac(tag, p.host, p.probe, p.sent_ns, dst) == p.mac;
+        ok.then_some(p)
+    }
+}

@@ -1,0 +1,210 @@
+//! The `Collector`: reads host lists and target arguments in order, and turns them into the distinct,
+//! permitted addresses to probe, counting in a [`ListReport`] every line and address it did not take.
+//!
+//! It decides when: blocks and ranges are kept as spans until the list is complete, the whole is checked against
+//! `--max-hosts` before a name is resolved or an address stored, then addresses are taken in list order up to
+//! `--count`. How a block is cut by the filter (`span.rs`), what a name resolves to (`names.rs`) and what a
+//! line means (`cidr.rs`, `range.rs`) are the other files' business.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::span::{self, Span};
+use super::{is_hostname, lookup_hosts_file, resolve, Cidr, Filter, ListReport, Range, Skip, TooManyHosts, HOSTS_FILE};
+
+/// Invalid lines and unresolved names kept as examples for the summary.
+const EXAMPLES: usize = 5;
+
+/// Collects hosts in list order until `limit` distinct, permitted addresses are taken.
+pub struct Collector {
+    filter: Filter,
+    limit: Option<usize>,
+    /// The largest target set accepted (`--max-hosts`).
+    max_hosts: usize,
+    seen4: HashSet<u32>,
+    seen6: HashSet<u128>,
+    hosts: Vec<IpAddr>,
+    report: ListReport,
+    /// Entries (blocks and ranges) in list order, as the hosts they hold (`None`: an IPv6 block over /96, not
+    /// expanded); host names wait beside them (with the position they go before) to be resolved.
+    entries: Vec<Option<Span>>,
+    pub(super) names: Vec<(usize, String)>,
+}
+
+impl Collector {
+    pub fn new(filter: Filter, limit: Option<usize>, max_hosts: usize) -> Collector {
+        Collector {
+            filter,
+            limit,
+            max_hosts,
+            seen4: HashSet::new(),
+            seen6: HashSet::new(),
+            hosts: Vec::new(),
+            report: ListReport::default(),
+            entries: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.limit.is_some_and(|l| self.hosts.len() >= l)
+    }
+
+    /// Takes one address; false once the limit is reached.
+    fn offer(&mut self, ip: IpAddr) -> bool {
+        if self.full() {
+            self.report.truncated = true;
+            return false;
+        }
+        match self.filter.check(ip) {
+            Err(Skip::Reserved) => self.report.reserved += 1,
+            Err(Skip::NotAllowed) => self.report.not_allowed += 1,
+            Ok(()) => {
+                let fresh = match ip {
+                    IpAddr::V4(a) => self.seen4.insert(a.into()),
+                    IpAddr::V6(a) => self.seen6.insert(a.into()),
+                };
+                if fresh {
+                    self.hosts.push(ip);
+                } else {
+                    self.report.duplicates += 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Offers every host of an entry in address order; false once the limit is reached. Runs outside the allow
+    /// lists or reserved are counted whole, never walked: a `0.0.0.0/0` line costs what its permitted part does.
+    fn offer_entry(&mut self, entry: Option<Span>) -> bool {
+        let Some(hosts) = entry else {
+            self.report.ipv6 += 1;
+            return true;
+        };
+        for (run, skip) in span::runs(hosts, &self.filter) {
+            if self.full() {
+                self.report.truncated = true;
+                return false;
+            }
+            let n = usize::try_from(run.len()).unwrap_or(usize::MAX);
+            match skip {
+                Some(Skip::Reserved) => self.report.reserved = self.report.reserved.saturating_add(n),
+                Some(Skip::NotAllowed) => self.report.not_allowed = self.report.not_allowed.saturating_add(n),
+                None => {
+                    for a in run.first..=run.last {
+                        if !self.offer(run.addr(a)) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// The most distinct hosts the list can give: the permitted addresses of every block, each counted once
+    /// however many blocks hold it, plus one per host name (not resolved yet).
+    fn planned(&self) -> u128 {
+        let mut taken: Vec<Span> = self
+            .entries
+            .iter()
+            .flatten()
+            .flat_map(|s| span::runs(*s, &self.filter))
+            .filter_map(|(run, skip)| skip.is_none().then_some(run))
+            .collect();
+        span::merge(&mut taken);
+        taken.iter().map(Span::len).fold(self.names.len() as u128, u128::saturating_add)
+    }
+
+    /// Adds one target as written (an address, a block, an A-B range, or a host name); false when it is none
+    /// of these.
+    pub fn add_text(&mut self, text: &str) -> bool {
+        if let Ok(block) = text.parse::<Cidr>() {
+            self.entries.push(block.hosts());
+        } else if let Ok(range) = text.parse::<Range>() {
+            self.entries.push(Some(range.span()));
+        } else if is_hostname(text) {
+            self.names.push((self.entries.len(), text.to_string()));
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank lines, CRLF,
+    /// surrounding spaces and a last line without newline are fine. Bad lines are counted and the first few kept
+    /// for the report.
+    pub fn read(&mut self, source: &str, mut input: impl BufRead) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(128);
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            self.report.lines += 1;
+            let text = String::from_utf8_lossy(&line);
+            let content = text.split('#').next().unwrap_or("").trim();
+            if content.is_empty() || self.add_text(content) {
+                continue;
+            }
+            self.report.invalid += 1;
+            if self.report.invalid_examples.len() < EXAMPLES {
+                let shown: String = content.chars().take(60).collect();
+                self.report.invalid_examples.push((source.to_string(), self.report.lines, shown));
+            }
+        }
+    }
+
+    /// Resolves the names (within `resolve_deadline`), then takes addresses in list order up to the limit.
+    /// A target set larger than `max_hosts` is refused first, before a name is resolved or an address stored:
+    /// a `2001:db8::/96` once asked for a 1 GB allocation and aborted.
+    pub fn finish(mut self, resolve_deadline: Duration) -> Result<(Vec<IpAddr>, ListReport), TooManyHosts> {
+        let planned = self.planned();
+        let hosts = self.limit.map_or(planned, |l| planned.min(l as u128));
+        if hosts > self.max_hosts as u128 {
+            return Err(TooManyHosts { hosts, max: self.max_hosts });
+        }
+        let names = std::mem::take(&mut self.names);
+        let just_names: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
+        let resolved = if names.is_empty() {
+            Vec::new()
+        } else if self.filter.allow.is_empty() {
+            resolve(&just_names, resolve_deadline)
+        } else {
+            // Under the fence a DNS query is traffic too: names are looked up in /etc/hosts, nowhere else.
+            self.report.names_from_hosts_file = true;
+            let table = std::fs::read_to_string(HOSTS_FILE).unwrap_or_default();
+            just_names.iter().map(|n| lookup_hosts_file(&table, n)).collect()
+        };
+        let entries = std::mem::take(&mut self.entries);
+        let mut next_name = names.iter().zip(&resolved).peekable();
+        'all: for (pos, entry) in entries.iter().map(Some).chain([None]).enumerate() {
+            while let Some(((_, name), ip)) = next_name.next_if(|((p, _), _)| *p == pos) {
+                match ip {
+                    Some(ip) => {
+                        if !self.offer(*ip) {
+                            break 'all;
+                        }
+                    }
+                    None => {
+                        self.report.unresolved += 1;
+                        if self.report.unresolved_examples.len() < EXAMPLES {
+                            self.report.unresolved_examples.push(name.clone());
+                        }
+                    }
+                }
+            }
+            if let Some(e) = entry {
+                if !self.offer_entry(*e) {
+                    break;
+                }
+            }
+        }
+        if self.full() && (next_name.peek().is_some() || self.report.truncated) {
+            self.report.truncated = true;
+        }
+        Ok((self.hosts, self.report))
+    }
+}
