@@ -1,27 +1,30 @@
-//! pinger: sweep large host lists with ICMP echo from one raw socket.
+//! pinger: sweep large host lists with ICMP echo from one raw socket per address family.
 //!
 //! The data path, and the module that owns each step:
 //!
 //! ```text
-//! cli (argh) -> config (validated, defaults) -> targets (parse, dedupe, allow/deny, --count)
-//!    -> probe::Prober (sans-IO core: tagging, in-flight table, timer wheel, rate, verdicts)
-//!       <-> engine (mio loop) <-> socket (raw ICMP socket, sendmmsg/recvmmsg, kernel timestamps)
-//!    -> outcome::HostResult batches over crossbeam channels -> output (table / JSON Lines, progress, summary)
+//! cli (argh) -> config (validated, defaults) -> list (targets, file or URL via source) -> targets (parse,
+//!    dedupe, allow/deny, --count)
+//!    -> probe::Prober (sans-IO core: tagging, in-flight table, timer wheel, rate, verdicts; wire: packets)
+//!       <-> engine (mio loop) <-> socket (raw ICMP sockets, sendmmsg/recvmmsg, kernel timestamps)
+//!    -> outcome::HostResult batches over crossbeam channels -> output (table / JSON Lines, progress)
 //!                                                           -> store::writer (Redis pipelines, Postgres COPY, spool)
+//!    -> summary (stderr; metrics for --metrics-listen)
 //! ```
 //!
-//! `sweep` wires one run together (and continuous mode); `wire` is the only user of etherparse; `probe` and `wire`
-//! never touch a socket, a clock or a thread. `report` is the `pinger report` command, `migrate` the `pinger
-//! migrate` command, `serve` the `pinger serve` web view (pages and JSON over the history); `metrics` is
-//! `--metrics-listen` (what each sweep adds, served to Prometheus); `source` fetches host lists; `privileges`
-//! drops root and the socket capabilities (right after the sockets open, before anything else runs); `files` is
-//! how the cache and the spool are written and read (private directories, temporary files created new, no link
-//! followed).
+//! `run` wires one run together (and continuous mode); `signals` is SIGINT/SIGTERM's flag; `wire` is the only
+//! user of etherparse; `probe` and `wire` never touch a socket, a clock or a thread. `report` is the `pinger
+//! report` command, `migrate` the `pinger migrate` command, `serve` the `pinger serve` web view (pages and JSON
+//! over the history); `metrics` is `--metrics-listen` (what each sweep adds, served to Prometheus); `source`
+//! fetches host lists; `privileges` drops root and the socket capabilities (right after the sockets open, before
+//! anything else runs); `files` is how the cache and the spool are written and read (private directories,
+//! temporary files created new, no link followed).
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod list;
 pub mod metrics;
 pub mod migrate;
 pub mod outcome;
@@ -49,7 +52,8 @@ pub mod fuzzing {
 
 use std::io;
 
-pub use run::{collect_targets, run, run_every};
+pub use list::collect_targets;
+pub use run::{run, run_every};
 pub use signals::{install_signal_handlers, STOP};
 pub use summary::Summary;
 

@@ -5,59 +5,17 @@
 //! only then does anything read or write on behalf of someone else (the list's fetch, gzip and cache, DNS, the
 //! hosts file, the stores, the spool): a bug or a planted file there never meets root.
 
-use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::time::Instant;
 
 use crate::config::{self, Config};
+use crate::list::collect_targets;
 use crate::outcome::Status;
 use crate::probe::{Key, Prober};
 use crate::signals::{stopping, STOP};
 use crate::summary::{print_summary, Summary};
-use crate::targets::{self, Collector, ListReport};
-use crate::{engine, output, privileges, socket, source, store, time, Error};
-
-/// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
-/// list from the URL (or its fallbacks). Returns the hosts in input order (the sweep spreads them over networks
-/// before probing, see [`targets::spread`]), what happened to the list, and where it came from.
-pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
-    let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts);
-    for t in &cfg.targets {
-        // Checked in Config: every target is an address, a block or a name.
-        c.add_text(t);
-    }
-    let origin = match (&cfg.hosts_file, cfg.targets.is_empty()) {
-        (Some(path), _) => {
-            let err = |source| Error::HostsFile { path: path.clone(), source };
-            if path == "-" {
-                c.read("stdin", io::stdin().lock()).map_err(err)?;
-            } else {
-                let f = File::open(path).map_err(err)?;
-                c.read(path, BufReader::with_capacity(1 << 16, f)).map_err(err)?;
-            }
-            match (path.as_str(), cfg.targets.is_empty()) {
-                ("-", true) => "stdin".to_string(),
-                (p, true) => format!("file {p}"),
-                (p, false) => format!("command line and file {p}"),
-            }
-        }
-        (None, false) => "command line".to_string(),
-        (None, true) => {
-            let (body, origin) = source::load(&cfg.url, &cfg.filter)?;
-            if !matches!(origin, source::Origin::Url { .. }) {
-                eprintln!("pinger: warning: host list from {origin}");
-            }
-            let name = match &origin {
-                source::Origin::Url { url } => url.clone(),
-                source::Origin::Cache { path, .. } | source::Origin::Shipped { path, .. } => path.display().to_string(),
-            };
-            c.read(&name, &body[..]).map_err(|e| Error::HostsFile { path: name.clone(), source: e })?;
-            origin.to_string()
-        }
-    };
-    let (hosts, report) = c.finish(cfg.resolve_timeout)?;
-    Ok((hosts, report, origin))
-}
+use crate::targets;
+use crate::{engine, output, privileges, socket, store, time, Error};
 
 /// Connects the stores the configuration turns on and starts the writer. Postgres is connected here, before
 /// the sweep, so that bad credentials stop the run before it probes anything; a Postgres that is merely away
@@ -124,12 +82,12 @@ pub struct Opened {
 /// run at once (no sweep is possible); another failure (IPv6 off in the kernel) waits until a host needs it.
 fn open_then_drop(cfg: &Config) -> Result<Opened, Error> {
     let (v4, v4_err) = match socket::IcmpSocket::open_v4(MAX_RCVBUF) {
-        Ok((s, _)) => (Some(s), None),
+        Ok(s) => (Some(s), None),
         Err(e @ socket::SocketError::NoPermission { .. }) => return Err(e.into()),
         Err(e) => (None, Some(e)),
     };
     let (v6, v6_err) = match socket::IcmpSocket::open_v6(MAX_RCVBUF) {
-        Ok((s, _)) => (Some(s), None),
+        Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e)),
     };
     if let Some(user) = &cfg.user {

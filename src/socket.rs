@@ -32,12 +32,6 @@ pub enum SocketError {
     Option { what: &'static str, source: io::Error },
 }
 
-/// What the kernel granted.
-#[derive(Clone, Copy, Debug)]
-pub struct SocketInfo {
-    pub rcvbuf: usize,
-}
-
 pub struct IcmpSocket {
     sock: Socket,
 }
@@ -55,16 +49,16 @@ fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> 
 
 impl IcmpSocket {
     /// Opens the one IPv4 raw ICMP socket of a sweep, asking for a receive buffer of `rcvbuf` bytes.
-    pub fn open_v4(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+    pub fn open_v4(rcvbuf: usize) -> Result<IcmpSocket, SocketError> {
         IcmpSocket::open(false, rcvbuf)
     }
 
     /// Opens the one raw ICMPv6 socket of a sweep.
-    pub fn open_v6(rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+    pub fn open_v6(rcvbuf: usize) -> Result<IcmpSocket, SocketError> {
         IcmpSocket::open(true, rcvbuf)
     }
 
-    fn open(v6: bool, rcvbuf: usize) -> Result<(IcmpSocket, SocketInfo), SocketError> {
+    fn open(v6: bool, rcvbuf: usize) -> Result<IcmpSocket, SocketError> {
         let (domain, proto) = if v6 { (Domain::IPV6, Protocol::ICMPV6) } else { (Domain::IPV4, Protocol::ICMPV4) };
         let sock = Socket::new_raw(domain, Type::RAW, Some(proto)).map_err(|e| match e.raw_os_error() {
             Some(libc::EPERM | libc::EACCES) => SocketError::NoPermission {
@@ -95,8 +89,8 @@ impl IcmpSocket {
         }
         let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(4 << 20i32))
             .or_else(|_| sock.set_send_buffer_size(4 << 20));
-        let granted = sock.recv_buffer_size().unwrap_or(0);
-        Ok((IcmpSocket { sock }, SocketInfo { rcvbuf: granted }))
+        // What the kernel granted is read back when it is shown (`engine::Sockets::rcvbuf`).
+        Ok(IcmpSocket { sock })
     }
 
     /// Lowers the receive buffer to `want` bytes where an unprivileged process may set that much

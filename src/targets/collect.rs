@@ -164,7 +164,7 @@ impl Collector {
         let planned = self.planned();
         let hosts = self.limit.map_or(planned, |l| planned.min(l as u128));
         if hosts > self.max_hosts as u128 {
-            return Err(TooManyHosts { hosts, max: self.max_hosts });
+            return Err(TooManyHosts { hosts, max: self.max_hosts, fenced: !self.filter.allow.is_empty() });
         }
         let names = std::mem::take(&mut self.names);
         let just_names: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();

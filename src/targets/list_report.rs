@@ -31,11 +31,14 @@ impl ListReport {
 /// A target set larger than `--max-hosts`, refused before any of it is resolved, stored or probed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the targets hold {hosts} hosts to probe (inside the allow list), more than --max-hosts {max}: probe a smaller \
-     block, take part of it with --count, or raise --max-hosts"
+    "the targets hold {hosts} hosts to probe{}, more than --max-hosts {max}: probe a smaller block, take part of \
+     it with --count, or raise --max-hosts",
+    if *.fenced { " (inside the allow list)" } else { "" }
 )]
 pub struct TooManyHosts {
     /// At most this many distinct addresses (each host name counted as one), cut at `--count`.
     pub hosts: u128,
     pub max: usize,
+    /// An allow list cut the blocks first.
+    pub fenced: bool,
 }

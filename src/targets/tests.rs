@@ -64,7 +64,7 @@ fn collect_at_most(text: &str, limit: Option<usize>, filter: Filter, max: usize)
 fn a_block_larger_than_max_hosts_is_refused_before_it_is_expanded() {
     // 4 billion hosts: expanded, this would abort for want of memory long before the check.
     let refused = collect_at_most("2001:db8::/96\n", None, Filter::default(), 1 << 24);
-    assert_eq!(refused, Err(TooManyHosts { hosts: (1 << 32) - 1, max: 1 << 24 }));
+    assert_eq!(refused, Err(TooManyHosts { hosts: (1 << 32) - 1, max: 1 << 24, fenced: false }));
     assert!(refused.unwrap_err().to_string().contains("more than --max-hosts 16777216"));
     // --count takes a part, and only the part counts.
     assert_eq!(collect_at_most("2001:db8::/96\n", Some(5), Filter::default(), 1 << 24), Ok(5));
@@ -81,7 +81,7 @@ fn max_hosts_counts_distinct_permitted_hosts_and_one_per_name() {
     assert_eq!(collect_at_most("127.0.0.0/8\n", None, allow("127.0.0.0/28"), 15), Ok(15));
     // A name may be one more host: refused before it is resolved.
     let names = collect_at_most("127.0.0.1\nlocalhost\n", None, Filter::default(), 1);
-    assert_eq!(names, Err(TooManyHosts { hosts: 2, max: 1 }));
+    assert_eq!(names, Err(TooManyHosts { hosts: 2, max: 1, fenced: false }));
 }
 
 #[test]
