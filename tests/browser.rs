@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::browser::{browser_tools, wait_for, Group};
+use common::browser::{browser_tools, run_browser_script, Group};
 use common::stores::{PgServer, PG_PASSWORD};
 use common::*;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,29 +114,11 @@ fn a_browser_opens_the_address_make_adminer_prints_logs_in_and_sees_the_sweep() 
         .env("ADMINER_PASSWORD", PG_PASSWORD)
         .env("SWEEP_ID", &sweep)
         .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut browser = Group::spawn(&mut node);
-    let read = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        })
-    };
-    let stdout = read(Box::new(browser.0.stdout.take().unwrap()));
-    let stderr = read(Box::new(browser.0.stderr.take().unwrap()));
-    let status = wait_for(&mut browser.0, Duration::from_secs(300), "the browser script");
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    assert!(
-        status.success(),
-        "the browser check failed ({status}):\n{stdout}{stderr}\nscreenshots in {}",
-        shots.display()
+        .current_dir(root);
+    run_browser_script(
+        &mut node,
+        &shots,
+        "adminer",
+        &["1-login-form", "2-logged-in", "3-pinger_data", "4-host_availability_24h"],
     );
-    for name in ["1-login-form", "2-logged-in", "3-pinger_data", "4-host_availability_24h"] {
-        let png = std::fs::read(shots.join(format!("adminer-{name}.png"))).unwrap_or_default();
-        assert!(png.starts_with(b"\x89PNG"), "screenshot adminer-{name}.png saved in {}", shots.display());
-    }
 }

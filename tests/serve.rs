@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use common::browser::{browser_tools, wait_for, Group};
+use common::browser::{browser_tools, run_browser_script};
 use common::serve::{make_history, request, Serve, CHECKS, HOSTS, SOURCE};
 use common::stores::{PgServer, RedisServer};
 use common::*;
@@ -197,31 +195,13 @@ fn a_browser_sees_the_least_available_host_first_the_outage_on_its_page_and_ever
         .env("EXPECT_SWEEPS", &sweeps)
         .env("EXPECT_SOURCE", SOURCE)
         .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut browser = Group::spawn(&mut node);
-    let read = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        })
-    };
-    let stdout = read(Box::new(browser.0.stdout.take().unwrap()));
-    let stderr = read(Box::new(browser.0.stderr.take().unwrap()));
-    let status = wait_for(&mut browser.0, Duration::from_secs(300), "the browser script");
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    assert!(
-        status.success(),
-        "the browser check failed ({status}):\n{stdout}{stderr}\nscreenshots in {}",
-        shots.display()
+        .current_dir(root);
+    run_browser_script(
+        &mut node,
+        &shots,
+        "serve",
+        &["1-overview", "2-overview-7d", "3-host", "4-host-7d", "5-sweeps", "6-bad-address"],
     );
-    for name in ["1-overview", "2-overview-7d", "3-host", "4-host-7d", "5-sweeps", "6-bad-address"] {
-        let png = std::fs::read(shots.join(format!("serve-{name}.png"))).unwrap_or_default();
-        assert!(png.starts_with(b"\x89PNG"), "screenshot serve-{name}.png saved in {}", shots.display());
-    }
     serve.assert_healthy();
 }
 

@@ -12,9 +12,8 @@
 // The browser talks to this Adminer only: no proxy, every other name resolves to nothing, requests to any other
 // origin are aborted, and the features that call home (updates, sync, metrics, safe browsing) are off. The test
 // also runs it in a network namespace with only loopback, so that the kernel enforces it.
-import { chromium } from 'playwright-core';
+import { launch, shooter } from './launch.mjs';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 
 const [url, shots, ...hosts] = process.argv.slice(2);
 const password = process.env.ADMINER_PASSWORD;
@@ -42,33 +41,11 @@ function check(ok, what) {
   if (!ok) throw new Failed(what);
 }
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--no-first-run',
-    '--no-default-browser-check',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-default-apps',
-    '--disable-domain-reliability',
-    '--disable-client-side-phishing-detection',
-    '--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication',
-    '--metrics-recording-only',
-    '--no-proxy-server',
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
-    '--disable-dev-shm-usage',
-  ],
-});
+const browser = await launch();
 let page;
-let step = 0;
+const snap = shooter(shots, 'adminer');
 async function shot(name) {
-  step += 1;
-  const path = join(shots, `adminer-${step}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  console.log(`adminer.mjs: screenshot ${path}`);
+  await snap(page, name);
 }
 
 // The rows of Adminer's result table (table#table on a select page) as objects keyed by column name.

@@ -13,9 +13,8 @@
 // The browser talks to this server only: no proxy, every other name resolves to nothing, requests to any other
 // origin are aborted, and the features that call home are off. The test also runs it in a network namespace
 // with only loopback, so that the kernel enforces it.
-import { chromium } from 'playwright-core';
+import { launch, shooter } from './launch.mjs';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 
 const [url, shots] = process.argv.slice(2);
 const env = process.env;
@@ -44,36 +43,11 @@ function check(ok, what) {
   if (!ok) throw new Failed(what);
 }
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // playwright gives each launch a fresh profile (--user-data-dir) and --no-sandbox unless told otherwise.
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--no-default-browser-check',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-default-apps',
-    '--disable-domain-reliability',
-    '--disable-client-side-phishing-detection',
-    '--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication',
-    '--metrics-recording-only',
-    '--no-proxy-server',
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
-    '--disable-dev-shm-usage',
-  ],
-});
+const browser = await launch();
 let page;
-let step = 0;
+const snap = shooter(shots, 'serve');
 async function shot(name) {
-  step += 1;
-  const path = join(shots, `serve-${step}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  console.log(`serve.mjs: screenshot ${path}`);
+  await snap(page, name);
 }
 
 // The text of each cell of the rows of table `id`.

@@ -61,3 +61,33 @@ pub fn wait_for(child: &mut Child, limit: Duration, what: &str) -> std::process:
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Runs a browser script (`node SCRIPT ...`, its arguments and environment set by the test) in a process group
+/// of its own, waits for it (at most 5 minutes, a hang guard), fails the test with what the script printed
+/// unless it succeeded, and checks that each screenshot `PREFIX-NAME.png` was saved in `shots`.
+pub fn run_browser_script(node: &mut Command, shots: &Path, prefix: &str, names: &[&str]) {
+    use std::io::Read;
+    use std::process::Stdio;
+    node.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut browser = Group::spawn(node);
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let stdout = read(Box::new(browser.0.stdout.take().unwrap()));
+    let stderr = read(Box::new(browser.0.stderr.take().unwrap()));
+    let status = wait_for(&mut browser.0, Duration::from_secs(300), "the browser script");
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(
+        status.success(),
+        "the browser check failed ({status}):\n{stdout}{stderr}\nscreenshots in {}",
+        shots.display()
+    );
+    for name in names {
+        let png = std::fs::read(shots.join(format!("{prefix}-{name}.png"))).unwrap_or_default();
+        assert!(png.starts_with(b"\x89PNG"), "screenshot {prefix}-{name}.png saved in {}", shots.display());
+    }
+}
