@@ -82,14 +82,7 @@ pub fn latency_chart(points: &[Point], from: f64, bucket_s: f64, buckets: i32) -
         }
         s.push_str("</g>");
     }
-    let _ = write!(
-        s,
-        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
-        f.left,
-        f.top,
-        f.plot_w(),
-        f.plot_h()
-    );
+    f.border(&mut s);
     s += &time_ticks(&f, from, to);
     s.push_str("</svg>");
     s

@@ -30,6 +30,18 @@ impl Frame {
         self.height - self.top - self.bottom
     }
 
+    /// The plot's border.
+    pub fn border(&self, s: &mut String) {
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
+            self.left,
+            self.top,
+            self.plot_w(),
+            self.plot_h()
+        );
+    }
+
     /// x of `v` on a scale from `lo` to `hi`.
     pub fn x(&self, v: f64, lo: f64, hi: f64) -> f64 {
         self.left + (v - lo) / (hi - lo).max(f64::MIN_POSITIVE) * self.plot_w()

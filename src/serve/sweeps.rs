@@ -52,14 +52,7 @@ pub fn chart(sweeps: &[Sweep]) -> String {
             line.join(" ")
         );
     }
-    let _ = write!(
-        s,
-        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
-        f.left,
-        f.top,
-        f.plot_w(),
-        f.plot_h()
-    );
+    f.border(&mut s);
     if let (Some(first), Some(last)) = (old_first.first(), old_first.last()) {
         let _ = write!(
             s,

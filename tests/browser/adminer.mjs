@@ -12,7 +12,7 @@
 // The browser talks to this Adminer only: no proxy, every other name resolves to nothing, requests to any other
 // origin are aborted, and the features that call home (updates, sync, metrics, safe browsing) are off. The test
 // also runs it in a network namespace with only loopback, so that the kernel enforces it.
-import { launch, shooter } from './launch.mjs';
+import { check, Failed, launch, loopbackUrl, shooter } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [url, shots, ...hosts] = process.argv.slice(2);
@@ -23,11 +23,7 @@ if (!url || !shots || hosts.length === 0 || password === undefined) {
   console.error('usage: ADMINER_PASSWORD=... node adminer.mjs URL SCREENSHOT_DIR HOST...');
   process.exit(2);
 }
-const login = new URL(url);
-if (!['127.0.0.1', 'localhost', '[::1]'].includes(login.hostname)) {
-  console.error(`adminer.mjs: ${url} is not on this machine; the browser may only talk to loopback`);
-  process.exit(2);
-}
+const login = loopbackUrl(url, 'adminer.mjs');
 const want = {
   driver: 'pgsql',
   server: login.searchParams.get('pgsql'),
@@ -35,11 +31,6 @@ const want = {
   db: login.searchParams.get('db'),
 };
 mkdirSync(shots, { recursive: true });
-
-class Failed extends Error {}
-function check(ok, what) {
-  if (!ok) throw new Failed(what);
-}
 
 const browser = await launch();
 let page;

@@ -13,7 +13,7 @@
 // The browser talks to this server only: no proxy, every other name resolves to nothing, requests to any other
 // origin are aborted, and the features that call home are off. The test also runs it in a network namespace
 // with only loopback, so that the kernel enforces it.
-import { launch, shooter } from './launch.mjs';
+import { check, Failed, launch, loopbackUrl, shooter } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [url, shots] = process.argv.slice(2);
@@ -31,17 +31,8 @@ if (!url || !shots || !want.least || !want.outageHost || !want.points7d || !want
     'EXPECT_SWEEPS=N node serve.mjs URL SCREENSHOT_DIR');
   process.exit(2);
 }
-const base = new URL(url);
-if (!['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname)) {
-  console.error(`serve.mjs: ${url} is not on this machine; the browser may only talk to loopback`);
-  process.exit(2);
-}
+const base = loopbackUrl(url, 'serve.mjs');
 mkdirSync(shots, { recursive: true });
-
-class Failed extends Error {}
-function check(ok, what) {
-  if (!ok) throw new Failed(what);
-}
 
 const browser = await launch();
 let page;

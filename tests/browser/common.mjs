@@ -1,4 +1,5 @@
-// How the browser tests start Debian's chromium (CHROMIUM to use another), and how they take screenshots.
+// What the browser tests share: how they start Debian's chromium (CHROMIUM to use another), take screenshots,
+// refuse a URL off this machine, and fail a check.
 //
 // Headless, with a fresh profile (playwright gives each launch its own --user-data-dir); no proxy; every name but
 // loopback resolves to nothing; and the features that call home (updates, sync, metrics, safe browsing,
@@ -40,4 +41,21 @@ export function shooter(dir, prefix) {
     await page.screenshot({ path, fullPage: true });
     console.log(`${prefix}.mjs: screenshot ${path}`);
   };
+}
+
+// A check that did not hold: the script prints it and exits 1.
+export class Failed extends Error {}
+export function check(ok, what) {
+  if (!ok) throw new Failed(what);
+}
+
+// The URL the script was given, when it is on this machine; otherwise the script exits 2: the browser may only
+// talk to loopback.
+export function loopbackUrl(url, script) {
+  const u = new URL(url);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+    console.error(`${script}: ${url} is not on this machine; the browser may only talk to loopback`);
+    process.exit(2);
+  }
+  return u;
 }
