@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::config::{postgres_from, ConfigError, Env};
-use crate::report::ReportError;
+use crate::config::Env;
+use crate::report::{Db, ReportError};
 use crate::store::migrate::{self, Migrated};
-use crate::store::postgres::{describe, ensure_schema, SCHEMA_VERSION};
+use crate::store::postgres::{ensure_schema, SCHEMA_VERSION};
 
 /// Upgrade the Postgres that pinger writes to: apply the current schema and move an older schema's rows into it
 /// (resumes where an interrupted migration stopped).
@@ -27,12 +27,9 @@ pub struct MigrateCli {
 
 /// Runs the migration; a line saying what was done goes to `out`.
 pub fn run(cli: MigrateCli, env: &Env, out: &mut impl Write) -> Result<(), ReportError> {
-    let mut cfg = postgres_from(cli.database_url.as_deref(), env, Duration::from_secs(10))?
-        .ok_or_else(|| ConfigError("no database: set DATABASE_URL (or POSTGRES_*, or --database-url)".into()))?;
-    cfg.config.application_name("pinger migrate");
-    let target = describe(&cfg.config);
+    let Db { mut client, cfg, target } =
+        Db::open(cli.database_url.as_deref(), env, Duration::from_secs(10), "pinger migrate")?;
     let pg_err = |e: postgres::Error| ReportError::postgres(&target, &e, cfg.explain(&e));
-    let mut client = cfg.connect().map_err(pg_err)?;
     client.batch_execute("SET statement_timeout = 0").map_err(pg_err)?;
     ensure_schema(&mut client).map_err(pg_err)?;
     let started = Instant::now();

@@ -1,0 +1,127 @@
+//! The report's questions to Postgres, answered as plain values: every value a bound parameter, every time
+//! rendered by Postgres ([`super::ts_sql`]).
+
+use std::net::IpAddr;
+
+use postgres::Client;
+
+use super::ts_sql;
+
+/// An outage's length in seconds: NULL while it goes on, `Infinity` when an end is infinite (Postgres 15 cannot
+/// subtract those: `host_outages.duration` fails the whole query).
+const OUTAGE_SECS_SQL: &str = "CASE WHEN ended_at IS NULL THEN NULL \
+     WHEN isfinite(started_at) AND isfinite(ended_at) THEN extract(epoch FROM ended_at - started_at)::float8 \
+     ELSE 'Infinity'::float8 END";
+
+/// One host's line of the least-available list.
+pub struct Availability {
+    pub host: String,
+    pub checks: i64,
+    pub failures: i64,
+    pub availability_pct: f64,
+    pub last_alive: Option<String>,
+    pub last_status_change: Option<String>,
+    pub up_now: bool,
+    pub loss_pct: Option<f64>,
+}
+
+/// The least available hosts over the last `secs` seconds, at most `limit`.
+pub fn least_available(client: &mut Client, secs: f64, limit: i64) -> Result<Vec<Availability>, postgres::Error> {
+    let rows = client.query(
+        &format!(
+            "SELECT host(host), checks, failures, availability_pct::float8, {}, {}, last_result, \
+             loss_pct::float8 FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
+             ORDER BY availability_pct, failures DESC, host LIMIT $2",
+            ts_sql("last_alive"),
+            ts_sql("last_status_change")
+        ),
+        &[&secs, &limit],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Availability {
+            host: r.get(0),
+            checks: r.get(1),
+            failures: r.get(2),
+            availability_pct: r.get(3),
+            last_alive: r.get(4),
+            last_status_change: r.get(5),
+            up_now: r.get(6),
+            loss_pct: r.get(7),
+        })
+        .collect())
+}
+
+/// One check of a host's history.
+pub struct Check {
+    pub at: Option<String>,
+    pub status: Option<String>,
+    pub rtt_ms: Option<f64>,
+}
+
+/// One outage of a host.
+pub struct Outage {
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub failed_checks: i64,
+    /// NULL while it goes on; infinite when an end is.
+    pub duration_s: Option<f64>,
+}
+
+/// One host over the window: its counts (none when it has no check there), its last checks and its outages,
+/// newest first, at most `limit` of each.
+pub struct Host {
+    pub checks: i64,
+    pub failures: i64,
+    /// NaN when there is no check.
+    pub availability_pct: f64,
+    pub last_alive: Option<String>,
+    pub up_now: Option<bool>,
+    pub loss_pct: Option<f64>,
+    pub history: Vec<Check>,
+    pub outages: Vec<Outage>,
+}
+
+pub fn host(client: &mut Client, ip: IpAddr, secs: f64, limit: i64) -> Result<Host, postgres::Error> {
+    let window = "now() - make_interval(secs => $2)";
+    let summary = client.query_opt(
+        &format!(
+            "SELECT checks, failures, availability_pct::float8, {}, last_result, loss_pct::float8 \
+             FROM pinger_availability({window}, $1)",
+            ts_sql("last_alive")
+        ),
+        &[&ip, &secs],
+    )?;
+    let history = client.query(
+        &format!(
+            "SELECT {}, status, rtt_ms FROM pinger_data WHERE host = $1 AND ping_timestamp >= {window} \
+             ORDER BY ping_timestamp DESC LIMIT $3",
+            ts_sql("ping_timestamp")
+        ),
+        &[&ip, &secs, &limit],
+    )?;
+    let outages = client.query(
+        &format!(
+            "SELECT {}, {}, failed_checks::bigint, {OUTAGE_SECS_SQL} FROM pinger_outages \
+             WHERE host = $1 AND (ended_at IS NULL OR ended_at >= {window}) ORDER BY started_at DESC LIMIT $3",
+            ts_sql("started_at"),
+            ts_sql("ended_at")
+        ),
+        &[&ip, &secs, &limit],
+    )?;
+    let (checks, failures, availability_pct) =
+        summary.as_ref().map_or((0, 0, f64::NAN), |r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, f64>(2)));
+    Ok(Host {
+        checks,
+        failures,
+        availability_pct,
+        last_alive: summary.as_ref().and_then(|r| r.get(3)),
+        up_now: summary.as_ref().map(|r| r.get(4)),
+        loss_pct: summary.as_ref().and_then(|r| r.get(5)),
+        history: history.iter().map(|r| Check { at: r.get(0), status: r.get(1), rtt_ms: r.get(2) }).collect(),
+        outages: outages
+            .iter()
+            .map(|r| Outage { started_at: r.get(0), ended_at: r.get(1), failed_checks: r.get(2), duration_s: r.get(3) })
+            .collect(),
+    })
+}
