@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::outcome::{HostResult, ProbeError, Status};
 use crate::store::{ms, rfc3339};
+use crate::time::WallClock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -134,11 +135,11 @@ fn json_line(r: &HostResult, at: String) -> JsonLine {
     }
 }
 
-fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult, offset: i128) -> io::Result<()> {
+fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult, wall: WallClock) -> io::Result<()> {
     match format {
         Format::None => Ok(()),
         Format::Json => {
-            let at = rfc3339(((i128::from(r.finished_at.0) + offset) / 1000) as i64);
+            let at = rfc3339(wall.unix_us(r.finished_at));
             serde_json::to_writer(&mut *out, &json_line(r, at))?;
             out.write_all(b"\n")
         }
@@ -212,7 +213,7 @@ impl Printer {
 }
 
 /// Starts the thread that prints results.
-/// `unix_offset_ns` turns a result's `finished_at` into Unix time for the `at` field. `input_order`, the hosts
+/// `wall` turns a result's `finished_at` into Unix time for the `at` field. `input_order`, the hosts
 /// in the order of the input, is given with `--in-order` (`show.in_order`).
 pub fn spawn(
     show: Show,
@@ -220,7 +221,7 @@ pub fn spawn(
     input_order: Option<&[IpAddr]>,
     ipv6: bool,
     progress: bool,
-    unix_offset_ns: i128,
+    wall: WallClock,
 ) -> Printer {
     let format = show.format;
     let order = input_order.map(InOrder::new);
@@ -233,14 +234,7 @@ pub fn spawn(
         .name("output".into())
         .spawn(move || {
             let width = if ipv6 { 39 } else { 15 };
-            print_all(
-                rx,
-                spare_tx,
-                Lines { format, only: show.only, width, offset: unix_offset_ns },
-                order,
-                total,
-                show_bar,
-            )
+            print_all(rx, spare_tx, Lines { format, only: show.only, width, wall }, order, total, show_bar)
         })
         .expect("spawning the output thread");
     Printer { tx, spare, handle }
@@ -251,13 +245,13 @@ struct Lines {
     format: Format,
     only: Only,
     width: usize,
-    offset: i128,
+    wall: WallClock,
 }
 
 impl Lines {
     fn write(&self, out: &mut impl Write, r: &HostResult, report: &mut Printed) {
         if report.broken.is_none() && self.only.admits(r.status) {
-            if let Err(e) = write_result(out, self.format, self.width, r, self.offset) {
+            if let Err(e) = write_result(out, self.format, self.width, r, self.wall) {
                 report.broken = Some(e);
             }
         }

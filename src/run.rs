@@ -23,7 +23,7 @@ use crate::{engine, output, privileges, socket, store, time, Error};
 fn start_writer(
     cfg: &Config,
     sweep: store::SweepInfo,
-    unix_offset_ns: i128,
+    wall: time::WallClock,
 ) -> Result<Option<store::writer::Writer>, Error> {
     let sc = &cfg.store;
     if !sc.any() {
@@ -55,7 +55,7 @@ fn start_writer(
         spool,
         redis,
         sweep,
-        unix_offset_ns,
+        wall,
         batch_rows: config::STORE_BATCH_ROWS,
         batch_time: config::STORE_BATCH_TIME,
     })))
@@ -217,10 +217,10 @@ fn run_on(
         }),
         version: env!("CARGO_PKG_VERSION").into(),
     };
-    let offset = clock.to_unix_ns(time::Time::ZERO);
-    let writer = start_writer(&cfg, sweep.clone(), offset)?;
+    let wall = time::WallClock::new(clock.to_unix_ns(time::Time::ZERO));
+    let writer = start_writer(&cfg, sweep.clone(), wall)?;
     let ipv6 = prober.has_ipv6();
-    let printer = output::spawn(cfg.show, n, input_order.as_deref(), ipv6, cfg.progress, offset);
+    let printer = output::spawn(cfg.show, n, input_order.as_deref(), ipv6, cfg.progress, wall);
     drop(input_order);
     let mut summary = Summary {
         hosts: n,

@@ -27,6 +27,24 @@ impl Time {
     }
 }
 
+/// Where the timeline's zero lies on the wall clock: turns a [`Time`] into Unix time. The driver reads it once
+/// per run; the output and the writer, which show and store when each verdict became final, convert with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WallClock {
+    unix_ns_at_zero: i128,
+}
+
+impl WallClock {
+    pub fn new(unix_ns_at_zero: i128) -> WallClock {
+        WallClock { unix_ns_at_zero }
+    }
+
+    /// Microseconds since the Unix epoch at `t`.
+    pub fn unix_us(self, t: Time) -> i64 {
+        ((i128::from(t.0) + self.unix_ns_at_zero) / 1000) as i64
+    }
+}
+
 impl Add<Duration> for Time {
     type Output = Time;
     fn add(self, d: Duration) -> Time {

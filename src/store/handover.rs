@@ -20,6 +20,7 @@ use super::spool::Spool;
 use super::writer::{rows_in, Delivery};
 use super::{Record, Row, SweepInfo};
 use crate::outcome::HostResult;
+use crate::time::WallClock;
 
 pub(super) enum Msg {
     Results(Vec<HostResult>),
@@ -56,8 +57,8 @@ pub(super) enum Taken {
 pub(super) struct Handover {
     state: Arc<Mutex<State>>,
     rx: Receiver<Msg>,
-    /// Adds this to a result's `finished_at` (monotonic ns) to get Unix ns.
-    offset: i128,
+    /// Turns a result's `finished_at` into Unix time.
+    wall: WallClock,
     sweep: Uuid,
 }
 
@@ -66,13 +67,13 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Handover {
-    pub(super) fn new(offset: i128, sweep: Uuid) -> (Sender<Msg>, Handover) {
+    pub(super) fn new(wall: WallClock, sweep: Uuid) -> (Sender<Msg>, Handover) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        (tx, Handover { state: Arc::default(), rx, offset, sweep })
+        (tx, Handover { state: Arc::default(), rx, wall, sweep })
     }
 
     fn row(&self, r: &HostResult) -> Row {
-        Row::new(r, ((i128::from(r.finished_at.0) + self.offset) / 1000) as i64)
+        Row::new(r, self.wall.unix_us(r.finished_at))
     }
 
     /// Waits up to `wait` for the engine's next message and takes it, unless a rescue has begun. The wait is

@@ -14,12 +14,29 @@ use uuid::Uuid;
 
 use super::{Record, Row, StoreError};
 
+/// A host's value in Redis: its latest result, the JSON the README documents (`redis-cli get HOST`).
+#[derive(serde::Serialize)]
+struct Latest<'a> {
+    status: &'a str,
+    alive: bool,
+    rtt_ms: Option<f64>,
+    #[serde(serialize_with = "as_text")]
+    at: humantime::Rfc3339Timestamp,
+    sweep: &'a str,
+    sent: u16,
+    received: u16,
+}
+
+fn as_text<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 pub struct Redis {
     conn: Connection,
     prefix: String,
     ttl: Option<u64>,
     target: String,
-    value: String,
+    value: Vec<u8>,
     key: String,
 }
 
@@ -56,14 +73,7 @@ impl Redis {
             client.get_connection_with_timeout(timeout).map_err(|e| unavailable(&target, "cannot connect", &e))?;
         conn.set_read_timeout(Some(timeout)).map_err(|e| unavailable(&target, "set timeout", &e))?;
         conn.set_write_timeout(Some(timeout)).map_err(|e| unavailable(&target, "set timeout", &e))?;
-        Ok(Redis {
-            conn,
-            prefix: prefix.to_string(),
-            ttl,
-            target,
-            value: String::with_capacity(160),
-            key: String::new(),
-        })
+        Ok(Redis { conn, prefix: prefix.to_string(), ttl, target, value: Vec::with_capacity(160), key: String::new() })
     }
 
     /// One `SET key value [EX ttl]` per row. Key and value are formatted into reused buffers: at half a million
@@ -75,23 +85,17 @@ impl Redis {
         let sweep = sweep.hyphenated().encode_lower(&mut sweep_buf);
         for r in rows {
             self.value.clear();
-            self.value.push_str("{\"status\":\"");
-            self.value.push_str(r.status.as_str());
-            let _ = write!(self.value, "\",\"alive\":{},\"rtt_ms\":", r.alive());
-            match r.rtt_ms {
-                // serde_json's float format, so that Redis shows exactly what `--format json` printed.
-                Some(ms) => {
-                    self.value.push_str(&serde_json::Number::from_f64(ms).map_or("null".into(), |n| n.to_string()))
-                }
-                None => self.value.push_str("null"),
-            }
-            let _ = write!(
-                self.value,
-                ",\"at\":\"{}\",\"sweep\":\"{sweep}\",\"sent\":{},\"received\":{}}}",
-                humantime::format_rfc3339_micros(r.at()),
-                r.sent,
-                r.received
-            );
+            let latest = Latest {
+                status: r.status.as_str(),
+                alive: r.alive(),
+                rtt_ms: r.rtt_ms,
+                at: humantime::format_rfc3339_micros(r.at()),
+                sweep,
+                sent: r.sent,
+                received: r.received,
+            };
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.value, &latest);
             self.key.clear();
             self.key.push_str(&self.prefix);
             let _ = write!(self.key, "{}", r.host);

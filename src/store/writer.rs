@@ -19,6 +19,7 @@ use super::postgres::Postgres;
 use super::spool::Spool;
 use super::{Record, StoreError, SweepInfo};
 use crate::outcome::HostResult;
+use crate::time::WallClock;
 
 /// How the writer is set up for one sweep.
 pub struct Setup {
@@ -29,8 +30,8 @@ pub struct Setup {
     /// Connects Redis inside the writer thread, so that a slow Redis never delays the sweep's start.
     pub redis: Option<Connector>,
     pub sweep: SweepInfo,
-    /// Adds this to a result's `finished_at` (monotonic ns) to get Unix ns.
-    pub unix_offset_ns: i128,
+    /// Turns a result's `finished_at` into Unix time.
+    pub wall: WallClock,
     pub batch_rows: usize,
     pub batch_time: Duration,
 }
@@ -79,7 +80,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn spawn(setup: Setup) -> Writer {
-        let (tx, handover) = Handover::new(setup.unix_offset_ns, setup.sweep.id);
+        let (tx, handover) = Handover::new(setup.wall, setup.sweep.id);
         let spool_dir = setup.spool.as_ref().map(|s| s.dir().to_path_buf());
         let theirs = handover.clone();
         let handle = std::thread::Builder::new()
