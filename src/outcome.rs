@@ -40,6 +40,15 @@ pub enum ProbeError {
     Local { errno: i32 },
 }
 
+/// A [`ProbeError`] as flat, optional parts: the JSON line's `error` object and the Postgres row's columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErrorParts {
+    pub icmp_type: Option<u8>,
+    pub code: Option<u8>,
+    pub from: Option<IpAddr>,
+    pub errno: Option<i32>,
+}
+
 /// Round-trip times of the valid replies, from kernel receive timestamps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rtt {
@@ -140,6 +149,16 @@ impl Stats {
 }
 
 impl ProbeError {
+    /// Its parts, flat (see [`ErrorParts`]).
+    pub fn parts(self) -> ErrorParts {
+        match self {
+            ProbeError::Icmp { icmp_type, code, from } => {
+                ErrorParts { icmp_type: Some(icmp_type), code: Some(code), from: Some(from), errno: None }
+            }
+            ProbeError::Local { errno } => ErrorParts { errno: Some(errno), ..ErrorParts::default() },
+        }
+    }
+
     /// A human description, as `ping` would print it.
     pub fn describe(&self) -> String {
         match *self {

@@ -113,23 +113,16 @@ fn json_line(r: &HostResult, at: String) -> JsonLine {
         rtt_max_ms: r.rtt.map(|t| ms(t.max)),
         duplicates: r.duplicates,
         late: r.late,
-        error: r.error.map(|e| match e {
-            ProbeError::Icmp { icmp_type, code, from } => JsonError {
-                kind: "icmp",
-                icmp_type: Some(icmp_type),
-                code: Some(code),
-                from: Some(from),
-                errno: None,
+        error: r.error.map(|e| {
+            let p = e.parts();
+            JsonError {
+                kind: if matches!(e, ProbeError::Icmp { .. }) { "icmp" } else { "local" },
+                icmp_type: p.icmp_type,
+                code: p.code,
+                from: p.from,
+                errno: p.errno,
                 message: e.describe(),
-            },
-            ProbeError::Local { errno } => JsonError {
-                kind: "local",
-                icmp_type: None,
-                code: None,
-                from: None,
-                errno: Some(errno),
-                message: e.describe(),
-            },
+            }
         }),
         at,
     }

@@ -62,11 +62,7 @@ pub struct Row {
 impl Row {
     /// `at_us` is the wall-clock time of `r.finished_at`.
     pub fn new(r: &HostResult, at_us: i64) -> Row {
-        let (icmp_type, icmp_code, icmp_from, errno) = match r.error {
-            Some(ProbeError::Icmp { icmp_type, code, from }) => (Some(icmp_type), Some(code), Some(from), None),
-            Some(ProbeError::Local { errno }) => (None, None, None, Some(errno)),
-            None => (None, None, None, None),
-        };
+        let e = r.error.map(ProbeError::parts).unwrap_or_default();
         Row {
             host: r.host,
             at_us,
@@ -78,10 +74,10 @@ impl Row {
             received: r.received,
             duplicates: r.duplicates,
             late: r.late,
-            icmp_type,
-            icmp_code,
-            icmp_from,
-            errno,
+            icmp_type: e.icmp_type,
+            icmp_code: e.code,
+            icmp_from: e.from,
+            errno: e.errno,
             error: r.error.map(|e| e.describe()),
         }
     }
