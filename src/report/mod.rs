@@ -9,7 +9,7 @@ use argh::FromArgs;
 
 use crate::config::{postgres_from, ConfigError, Env};
 
-mod query;
+pub(crate) mod query;
 mod render;
 
 /// Report availability from the Postgres that pinger writes to.

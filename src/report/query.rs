@@ -13,43 +13,55 @@ const OUTAGE_SECS_SQL: &str = "CASE WHEN ended_at IS NULL THEN NULL \
      WHEN isfinite(started_at) AND isfinite(ended_at) THEN extract(epoch FROM ended_at - started_at)::float8 \
      ELSE 'Infinity'::float8 END";
 
-/// One host's line of the least-available list.
+/// One host's availability over a window: a line of the least-available list (here and in `pinger serve`).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Availability {
     pub host: String,
     pub checks: i64,
     pub failures: i64,
     pub availability_pct: f64,
+    pub loss_pct: Option<f64>,
+    /// Its last check in the window was good.
+    pub up_now: bool,
     pub last_alive: Option<String>,
     pub last_status_change: Option<String>,
-    pub up_now: bool,
-    pub loss_pct: Option<f64>,
+}
+
+/// The columns [`Availability::from_row`] reads, first in a query's select list, from `pinger_availability`.
+pub fn availability_columns() -> String {
+    format!(
+        "host(host), checks, failures, availability_pct::float8, loss_pct::float8, last_result, {}, {}",
+        ts_sql("last_alive"),
+        ts_sql("last_status_change")
+    )
+}
+
+impl Availability {
+    pub fn from_row(r: &postgres::Row) -> Availability {
+        Availability {
+            host: r.get(0),
+            checks: r.get(1),
+            failures: r.get(2),
+            availability_pct: r.get(3),
+            loss_pct: r.get(4),
+            up_now: r.get(5),
+            last_alive: r.get(6),
+            last_status_change: r.get(7),
+        }
+    }
 }
 
 /// The least available hosts over the last `secs` seconds, at most `limit`.
 pub fn least_available(client: &mut Client, secs: f64, limit: i64) -> Result<Vec<Availability>, postgres::Error> {
     let rows = client.query(
         &format!(
-            "SELECT host(host), checks, failures, availability_pct::float8, {}, {}, last_result, \
-             loss_pct::float8 FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
+            "SELECT {} FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
              ORDER BY availability_pct, failures DESC, host LIMIT $2",
-            ts_sql("last_alive"),
-            ts_sql("last_status_change")
+            availability_columns()
         ),
         &[&secs, &limit],
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| Availability {
-            host: r.get(0),
-            checks: r.get(1),
-            failures: r.get(2),
-            availability_pct: r.get(3),
-            last_alive: r.get(4),
-            last_status_change: r.get(5),
-            up_now: r.get(6),
-            loss_pct: r.get(7),
-        })
-        .collect())
+    Ok(rows.iter().map(Availability::from_row).collect())
 }
 
 /// One check of a host's history.

@@ -23,19 +23,7 @@ pub struct Sweep {
     pub source: String,
 }
 
-/// One host's availability over a window.
-#[derive(Clone, Debug, Serialize)]
-pub struct Availability {
-    pub host: String,
-    pub checks: i64,
-    pub failures: i64,
-    pub availability_pct: f64,
-    pub loss_pct: Option<f64>,
-    /// Its last check in the window was good.
-    pub up_now: bool,
-    pub last_alive: Option<String>,
-    pub last_status_change: Option<String>,
-}
+pub use crate::report::query::Availability;
 
 /// A run of failed checks of one host.
 #[derive(Clone, Debug, Serialize)]

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use postgres::Client;
 
 use super::data::*;
+use crate::report::query::availability_columns;
 use crate::report::ts_sql;
 
 /// Postgres failed to answer (the message names the server, never the password).
@@ -95,13 +96,11 @@ pub fn live(client: &mut Client) -> Result<Live> {
 pub fn least(client: &mut Client, since_s: f64) -> Result<Least> {
     let rows = client.query(
         &format!(
-            "SELECT host(host), checks, failures, availability_pct::float8, loss_pct::float8, last_result, {}, {}, \
-             hosts, {} FROM (SELECT *, count(*) OVER () AS hosts \
+            "SELECT {}, hosts, {} FROM (SELECT *, count(*) OVER () AS hosts \
                              FROM pinger_availability(now() - make_interval(secs => $1), NULL) \
                              ORDER BY availability_pct, failures DESC, host LIMIT $2) a \
              ORDER BY availability_pct, failures DESC, host",
-            ts_sql("last_alive"),
-            ts_sql("last_status_change"),
+            availability_columns(),
             ts_sql("now()")
         ),
         &[&since_s, &LEAST_ROWS],
@@ -112,19 +111,7 @@ pub fn least(client: &mut Client, since_s: f64) -> Result<Least> {
     };
     Ok(Least {
         hosts: rows.first().map_or(0, |r| r.get(8)),
-        rows: rows
-            .iter()
-            .map(|r| Availability {
-                host: r.get(0),
-                checks: r.get(1),
-                failures: r.get(2),
-                availability_pct: r.get(3),
-                loss_pct: r.get(4),
-                up_now: r.get(5),
-                last_alive: r.get(6),
-                last_status_change: r.get(7),
-            })
-            .collect(),
+        rows: rows.iter().map(Availability::from_row).collect(),
         as_of,
     })
 }
