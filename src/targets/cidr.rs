@@ -62,8 +62,19 @@ impl Cidr {
         self.0
     }
 
+    /// The address is in the block. By the prefix bits of the block's (network) address: ipnet's `contains`
+    /// works out the network and broadcast addresses on every call, and the filter asks a million lines times
+    /// the reserved blocks (17% of reading a 1M-line list, `cargo bench --bench core -- targets`).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&ip)
+        match (self.0, ip) {
+            (IpNet::V4(n), IpAddr::V4(a)) => {
+                (u32::from(a) ^ u32::from(n.addr())).checked_shr(32 - u32::from(n.prefix_len())).unwrap_or(0) == 0
+            }
+            (IpNet::V6(n), IpAddr::V6(a)) => {
+                (u128::from(a) ^ u128::from(n.addr())).checked_shr(128 - u32::from(n.prefix_len())).unwrap_or(0) == 0
+            }
+            _ => false,
+        }
     }
 
     /// The host addresses of the block, first to last. Like `fping -g`, IPv4 blocks larger than /31 leave out

@@ -156,3 +156,47 @@ fn a_hosts_file_gives_names_their_address_and_nothing_else() {
     assert_eq!(super::lookup_hosts_file(table, "commented"), None);
     assert_eq!(super::lookup_hosts_file(table, "x"), None);
 }
+
+#[test]
+fn containment_by_prefix_bits_agrees_with_ipnet() {
+    use ipnet::IpNet;
+    let blocks = [
+        "0.0.0.0/0",
+        "127.0.0.0/1",
+        "127.0.0.0/8",
+        "127.0.0.4/30",
+        "127.0.0.5/31",
+        "127.0.0.5/32",
+        "::/0",
+        "::/1",
+        "2001:db8::/32",
+        "2001:db8::/64",
+        "2001:db8::7/128",
+    ];
+    let addrs = [
+        "0.0.0.0",
+        "127.0.0.1",
+        "127.0.0.4",
+        "127.0.0.5",
+        "127.0.0.6",
+        "127.0.0.8",
+        "128.0.0.0",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "2001:db8::",
+        "2001:db8::7",
+        "2001:db8::8",
+        "2001:db8:0:1::7",
+        "2001:db9::",
+        "ffff::",
+    ];
+    for b in blocks {
+        let cidr: Cidr = b.parse().unwrap();
+        let net: IpNet = b.parse().unwrap();
+        for a in addrs {
+            let ip: std::net::IpAddr = a.parse().unwrap();
+            assert_eq!(cidr.contains(ip), net.contains(&ip), "{a} in {b}");
+        }
+    }
+}
