@@ -297,3 +297,45 @@ fn a_postgres_frozen_before_the_run_counts_as_away_and_the_run_spools() {
     let printed: HashSet<String> = printed.into_keys().collect();
     assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "every result spooled, then stored");
 }
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn continuous_mode_with_a_frozen_postgres_keeps_one_connection_attempt_not_one_per_sweep() {
+    need_root();
+    let pg = PgServer::start("frozen-every");
+    pg.apply("schema.sql");
+    let spool = spool_dir("frozen-every");
+    let frozen = pg.freeze();
+    let mut running = Running::start(
+        pinger()
+            .args(["127.0.0.1", "--every", "1s", "--format", "json", "--no-progress", "--no-redis"])
+            .args(["--store-timeout", "1"])
+            .arg("--spool-dir")
+            .arg(&spool)
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    );
+    // Each sweep gives up on the frozen server after 2 s; a dozen seconds is several sweeps.
+    let started = Instant::now();
+    let mut most = 0;
+    while started.elapsed() < Duration::from_secs(12) {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", running.child.id())).map(|d| {
+            d.filter_map(|t| t.ok())
+                .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "pinger-pg-open"))
+                .count()
+        });
+        most = most.max(tasks.unwrap_or(0));
+        assert!(running.child.try_wait().unwrap().is_none(), "pinger ended:\n{}", running.err());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sweeps = running.err().matches("pinger: list: command line").count();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(running.child.id() as i32, libc::SIGTERM) };
+    let out = running.wait(Duration::from_secs(60), "SIGTERM in continuous mode with a frozen Postgres");
+    drop(frozen);
+    let err = stderr(&out);
+    assert!(sweeps >= 3, "only {sweeps} sweeps in 12 s:\n{err}");
+    assert_eq!(most, 1, "connection attempts stuck at once (one per sweep would be {sweeps}):\n{err}");
+    assert!(err.contains("the last connection attempt still waits for an answer"), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
+}

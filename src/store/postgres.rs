@@ -16,6 +16,8 @@ use uuid::Uuid;
 use super::history::{Maintained, Retention};
 use super::tls::PgConfig;
 use super::{system_time, Record, Row, StoreError, SweepInfo};
+use crossbeam_channel::RecvTimeoutError;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
@@ -131,23 +133,44 @@ impl Postgres {
         cfg.tcp_user_timeout(timeout.max(Duration::from_secs(5)));
         // connect_timeout bounds only the TCP connect: a server that accepts and then never answers (stopped,
         // swamped) would hang the run before it probes anything, deaf to SIGTERM. So the opening (connect, TLS,
-        // login, the schema check) runs on a thread of its own, and a server silent past the deadline counts as
-        // away: the run spools. The thread, stuck in a read, ends with the process.
+        // login, one query) runs on a thread of its own, and a server silent past the deadline counts as away:
+        // the run spools. A thread stuck in a read ends with the process; in continuous mode no second one starts
+        // while one is stuck (each sweep would leave a thread and a socket behind). Applying the schema is not
+        // under the deadline: an upgrade may take minutes, and cut off it would roll back and start again every run.
+        if OPENING.swap(true, Ordering::AcqRel) {
+            return Err(StoreError::Unavailable(format!(
+                "postgres {target}: the last connection attempt still waits for an answer (a stopped or overloaded \
+                 server)"
+            )));
+        }
         let deadline = timeout.saturating_mul(2);
         let (tx, rx) = crossbeam_channel::bounded(1);
         let t = target.clone();
-        std::thread::Builder::new()
-            .name("pinger-pg-open".into())
-            .spawn(move || {
-                let _ = tx.send(open(&pg, &t));
-            })
-            .map_err(|e| StoreError::Unavailable(format!("postgres {target}: cannot start connecting: {e}")))?;
-        let (mut lanes, pending) = rx.recv_timeout(deadline).map_err(|_| {
-            StoreError::Unavailable(format!(
-                "postgres {target}: connected, but no answer within {} s (a stopped or overloaded server)",
-                deadline.as_secs()
-            ))
-        })??;
+        let spawned = std::thread::Builder::new().name("pinger-pg-open".into()).spawn(move || {
+            let opened = open(&pg, &t);
+            OPENING.store(false, Ordering::Release);
+            let _ = tx.send(opened);
+        });
+        if let Err(e) = spawned {
+            OPENING.store(false, Ordering::Release);
+            return Err(StoreError::Unavailable(format!("postgres {target}: cannot start connecting: {e}")));
+        }
+        let mut lanes = match rx.recv_timeout(deadline) {
+            Ok(opened) => opened?,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(StoreError::Unavailable(format!(
+                    "postgres {target}: no answer within {} s while connecting and logging in (a stopped or \
+                     overloaded server)",
+                    deadline.as_secs()
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(StoreError::Unavailable(format!("postgres {target}: the connecting thread failed")))
+            }
+        };
+        let client = &mut lanes[0].client;
+        ensure_schema(client).map_err(|e| classify(&target, "cannot apply schema.sql", &e))?;
+        let pending = super::migrate::pending(client).map_err(|e| classify(&target, "cannot read the schema", &e))?;
         let client = &mut lanes[0].client;
         if pending {
             eprintln!("pinger: migrating the rows of an older schema (pinger_data_old) into schema {SCHEMA_VERSION}");
@@ -242,9 +265,8 @@ impl Postgres {
     }
 }
 
-/// Opens the lanes and checks the schema (applied if older, `true` when an older schema's rows wait to be
-/// migrated).
-fn open(pg: &PgConfig, target: &str) -> Result<(Vec<Lane>, bool), StoreError> {
+/// Opens the lanes, each logged in, and asks the first one a question: a server that answers that is there.
+fn open(pg: &PgConfig, target: &str) -> Result<Vec<Lane>, StoreError> {
     let mut lanes = Vec::with_capacity(lanes());
     for _ in 0..lanes.capacity() {
         let client = pg.connect().map_err(|e| match pg.explain(&e) {
@@ -254,11 +276,12 @@ fn open(pg: &PgConfig, target: &str) -> Result<(Vec<Lane>, bool), StoreError> {
         })?;
         lanes.push(Lane { client, buf: Vec::new() });
     }
-    let client = &mut lanes[0].client;
-    ensure_schema(client).map_err(|e| classify(target, "cannot apply schema.sql", &e))?;
-    let pending = super::migrate::pending(client).map_err(|e| classify(target, "cannot read the schema", &e))?;
-    Ok((lanes, pending))
+    lanes[0].client.simple_query("SELECT 1").map_err(|e| classify(target, "cannot connect", &e))?;
+    Ok(lanes)
 }
+
+/// A connection attempt is under way on its thread (see [`Postgres::connect`]).
+static OPENING: AtomicBool = AtomicBool::new(false);
 
 /// Applies `schema.sql` unless the database already holds this version. A current schema is left alone: its DDL
 /// would take table locks that a busy reader (Adminer) holds.
