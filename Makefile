@@ -6,6 +6,7 @@ export PINGER_ALLOW
 CARGO ?= cargo
 # Where cargo builds (CARGO_TARGET_DIR when set): the binary the targets below run is $(BIN).
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+export CARGO_TARGET_DIR := $(TARGET_DIR)
 BIN := $(TARGET_DIR)/release/pinger
 COUNT ?= 1000
 PREFIX ?= /usr/local

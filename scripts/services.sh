@@ -52,12 +52,14 @@ esac
 
 # Compose v2 (the docker plugin), or v1 (Debian 12's docker-compose package).
 if docker compose version >/dev/null 2>&1; then compose=(docker compose); wait=(--wait); else compose=(docker-compose); wait=(); fi
-if docker info >/dev/null 2>&1 && command -v "${compose[0]}" >/dev/null; then
+# PINGER_SERVICES_NO_DOCKER=1: Debian's packages even where a Docker engine answers (the tests use it).
+if [ -z "${PINGER_SERVICES_NO_DOCKER:-}" ] && docker info >/dev/null 2>&1 && command -v "${compose[0]}" >/dev/null; then
   case "${1:-up}" in
     up)
       "${compose[@]}" up -d "${wait[@]}" postgres redis adminer
       # v1 has no --wait: wait for Postgres here, or the first sweep would only spool.
-      for _ in $(seq 60); do "${compose[@]}" exec -T postgres pg_isready -q && break; sleep 1; done ;;
+      for _ in $(seq 60); do "${compose[@]}" exec -T postgres pg_isready -q && break; sleep 1; done
+      "${compose[@]}" exec -T postgres pg_isready -q || { echo "services: postgres is not ready after 60 s" >&2; exit 1; } ;;
     down) "${compose[@]}" stop postgres redis adminer ;;
   esac
   exit 0
@@ -107,9 +109,15 @@ case "${1:-up}" in
       as_postgres "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null
       # Single-user mode, as the user who owns the data: no login needed. The password goes over stdin, never on
       # a command line; each line is one statement (the CREATE fails harmlessly when the user exists).
+      # (A user of the earlier .env keeps its own login: drop it by hand if it should go.)
       user=${POSTGRES_USER//\"/\"\"}; pw=${POSTGRES_PASSWORD//\'/\'\'}
-      printf 'CREATE ROLE "%s"\nALTER ROLE "%s" SUPERUSER LOGIN PASSWORD \x27%s\x27\n' "$user" "$user" "$pw" |
-        as_postgres "$pgbin/postgres" --single -D "$data/pg" postgres >/dev/null 2>&1
+      log=$(mktemp)
+      if ! printf 'CREATE ROLE "%s"\nALTER ROLE "%s" SUPERUSER LOGIN PASSWORD \x27%s\x27\n' "$user" "$user" "$pw" |
+        as_postgres "$pgbin/postgres" --single -D "$data/pg" postgres >"$log" 2>&1; then
+        echo "services: could not set them (postgres --single said:)" >&2; grep -v PASSWORD "$log" >&2 || true
+        rm -f "$log"; pg_start; exit 1
+      fi
+      rm -f "$log"
       pg_start
     fi
     echo "SELECT 1 FROM pg_database WHERE datname = :'db'" |

@@ -12,6 +12,8 @@ use std::process::Command;
 fn script(checkout: &std::path::Path, services: &std::path::Path, args: &[&str]) -> std::process::Output {
     let mut c = Command::new("bash");
     c.arg(checkout.join("scripts/services.sh")).args(args).env("PINGER_SERVICES_DIR", services);
+    // Debian's packages as local processes even where a Docker engine answers (the checkout has no Compose file).
+    c.env("PINGER_SERVICES_NO_DOCKER", "1");
     for k in STORE_ENV {
         c.env_remove(k);
     }
@@ -48,6 +50,14 @@ fn the_original_tools_env_without_ports_works_with_the_scripts_and_the_sweep() {
     let env = "POSTGRES_HOST=127.0.0.1\nPOSTGRES_USER=pinger\nPOSTGRES_PASSWORD=orig-Secret-42\nPOSTGRES_DB=pinger\n\
                REDIS_HOST=127.0.0.1\n";
     std::fs::write(checkout.join(".env"), env).unwrap();
+    // The original's defaults are the ports of a machine's own servers: this test starts its own there, and must
+    // not meet (or, on the way down, stop) someone else's.
+    for port in [5432, 6379] {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "127.0.0.1:{port} is taken by another server: this test needs it free (CI has none running)"
+        );
+    }
     let _down = Down(&checkout, &services);
     let up = script(&checkout, &services, &["up"]);
     assert!(up.status.success(), "services.sh up: {}", String::from_utf8_lossy(&up.stderr));

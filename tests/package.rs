@@ -89,6 +89,11 @@ fn the_package_installs_a_binary_an_unprivileged_user_can_sweep_with_and_purges_
         !installed(),
         "a pinger package is installed here; this test installs and purges its own: dpkg --purge pinger"
     );
+    // `make install` puts settings (with passwords) and the list there, which dpkg would take over and the purge
+    // delete.
+    for dir in ["/etc/pinger", "/usr/share/pinger"] {
+        assert!(!Path::new(dir).exists(), "{dir} exists (make install?): this test would take it over; move it aside");
+    }
     let _purge = Purge;
     ok(Command::new("dpkg").arg("-i").arg(&deb));
     assert!(installed());

