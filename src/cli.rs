@@ -56,6 +56,12 @@ pub struct Cli {
     #[argh(option, from_str_fn(whole_usize))]
     pub count: Option<usize>,
 
+    /// probe only part K of N of the list, for N pingers that split it between them (e.g. 2/3): a host's part is
+    /// fixed by a hash of its address, so every host is probed by exactly one of them; --count counts the whole
+    /// list first
+    #[argh(option, from_str_fn(shard))]
+    pub shard: Option<crate::targets::Shard>,
+
     /// refuse, before probing anything, a sweep of more hosts than this (default 16777216, a /8, about 1 GB of
     /// memory; 1 to 4294967295)
     #[argh(option, from_str_fn(whole_usize))]
@@ -202,6 +208,10 @@ fn whole_u32(s: &str) -> Result<u32, String> {
 
 fn whole_u16(s: &str) -> Result<u16, String> {
     whole(s, u16::MAX)
+}
+
+fn shard(s: &str) -> Result<crate::targets::Shard, String> {
+    s.parse().map_err(|e: crate::targets::BadShard| e.to_string().trim_start_matches("--shard ").to_string())
 }
 
 fn whole_usize(s: &str) -> Result<usize, String> {

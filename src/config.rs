@@ -200,6 +200,8 @@ pub struct Config {
     pub hosts_file: Option<String>,
     /// Hosts to take; `None` = all.
     pub count: Option<usize>,
+    /// `--shard K/N`: the part of the list this pinger probes.
+    pub shard: Option<crate::targets::Shard>,
     /// A larger target set is refused before it is expanded.
     pub max_hosts: usize,
     pub probe: ProbeConfig,
@@ -420,6 +422,7 @@ impl Config {
             resolve_timeout: secs("resolve-timeout", cli.resolve_timeout, DEFAULT_RESOLVE_TIMEOUT_S)?,
             hosts_file: cli.hosts_file,
             count,
+            shard: cli.shard,
             max_hosts: bounded("max-hosts", cli.max_hosts, DEFAULT_MAX_HOSTS, 1..=MAX_COUNT, " hosts")?,
             probe: ProbeConfig {
                 timeout: ms("timeout", cli.timeout, DEFAULT_TIMEOUT_MS, 1)?,

@@ -13,7 +13,7 @@ use crate::{source, Error};
 /// list from the URL (or its fallbacks). Returns the hosts in input order (the sweep spreads them over networks
 /// before probing, see [`targets::spread`]), what happened to the list, and where it came from.
 pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
-    let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts);
+    let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts).with_shard(cfg.shard);
     for t in &cfg.targets {
         // Checked in Config: every target is an address, a block or a name.
         c.add_text(t);

@@ -212,7 +212,7 @@ fn run_on(
         unreachable: None,
         source: origin.clone(),
         options: serde_json::json!({
-            "count": cfg.count, "timeout_ms": cfg.probe.timeout.as_millis() as u64, "probes": cfg.probe.probes,
+            "count": cfg.count, "shard": cfg.shard.map(|s| s.to_string()), "timeout_ms": cfg.probe.timeout.as_millis() as u64, "probes": cfg.probe.probes,
             "interval_ms": cfg.probe.interval.as_millis() as u64, "rate": cfg.probe.rate,
         }),
         version: env!("CARGO_PKG_VERSION").into(),

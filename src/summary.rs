@@ -74,6 +74,13 @@ pub fn print_summary(s: &Summary) {
         l.duplicates,
         if l.truncated { "; list cut at --count" } else { "" },
     );
+    if l.other_shards > 0 {
+        let _ = writeln!(
+            e,
+            "pinger: {} of the list left to the other --shard parts",
+            output::counted(l.other_shards as u64, "host", "hosts")
+        );
+    }
     if s.hosts > 0 {
         let _ = writeln!(
             e,

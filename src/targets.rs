@@ -1,4 +1,4 @@
-//! The host list: parse lines and arguments, expand CIDR blocks and A-B ranges, drop duplicates, apply `--count` and the
+//! The host list: parse lines and arguments, expand CIDR blocks and A-B ranges, drop duplicates, apply `--count`, `--shard` and the
 //! allow/deny rules, and count every line and address that was not taken, with the reason.
 //!
 //! It does not know where the bytes come from (a file, stdin or a URL: `source.rs` fetches them) nor how hosts
@@ -12,6 +12,7 @@
 //! span.rs         blocks and ranges as integer ranges, cut by the filter without walking them
 //! collect.rs      the Collector: the list in order -> distinct permitted addresses, up to --count
 //! list_report.rs  what became of the list (the summary's counts), and the --max-hosts refusal
+//! shard.rs        --shard K/N: which hosts of the list are this pinger's, by a hash of the address
 //! spread.rs       the probe order, interleaved across networks
 //! ```
 
@@ -21,6 +22,7 @@ mod filter;
 mod list_report;
 mod names;
 mod range;
+mod shard;
 mod span;
 mod spread;
 
@@ -30,6 +32,7 @@ pub use filter::{Filter, Skip};
 pub use list_report::{ListReport, TooManyHosts};
 pub use names::{is_hostname, lookup_hosts_file, resolve, HOSTS_FILE};
 pub use range::{Range, RangeError};
+pub use shard::{shard_of, BadShard, Shard};
 pub use spread::spread;
 
 #[cfg(test)]

@@ -168,6 +168,8 @@ fn a_wrong_value_says_what_to_write_instead() {
         (&["--every", "5"][..], "--every needs a unit: 5s or 5m"),
         (&["--timeout", "soon"][..], "expects milliseconds like 2000, or a duration like 2s or 500ms"),
         (&["--store-timeout", "1.5s"][..], "takes whole seconds"),
+        (&["--shard", "4/3"][..], "takes K/N, this pinger's part K of N pingers (1 <= K <= N <= 65535), like 1/3"),
+        (&["--shard", "0/3"][..], "like 1/3, not \"0/3\""),
     ] {
         let out = run(pinger().args(args).args(["--no-store", "127.0.0.1"]));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

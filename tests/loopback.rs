@@ -168,3 +168,40 @@ fn ipv6_loopback_answers_beside_ipv4_in_one_sweep() {
         assert_eq!((h["status"].as_str(), h["received"].as_u64()), (Some("alive"), Some(1)), "{h}");
     }
 }
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn three_pingers_with_shard_1_2_and_3_of_3_probe_every_host_of_a_30000_host_list_exactly_once() {
+    need_root();
+    // 10,000 lines of the list are outside the allow list or duplicates: they count for no shard.
+    let outside = (0..5_000).map(|i| format!("127.1.{}.{}", i / 250, i % 250 + 1));
+    let list = list_file("shard-40000.txt", outside.chain(loopback(5_000)).chain(loopback(30_000)));
+    let mut seen = std::collections::HashMap::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let out = run(pinger()
+            .arg("--hosts-file")
+            .arg(&list)
+            .args(["--count", "30000", "--shard", &shard, "--allow", "127.0.0.0/16", "--rate", "0"])
+            .args(["--timeout", "1000", "--format", "json", "--no-store", "--no-progress"]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let by_host = results_by_host(&out);
+        let err = stderr(&out);
+        assert_eq!(summary_number(&err, "alive"), by_host.len() as u64, "{err}");
+        assert!(by_host.len() > 9_000 && by_host.len() < 11_000, "shard {shard}: {} hosts", by_host.len());
+        assert!(
+            err.contains(&format!("{} hosts of the list left to the other --shard parts", 30_000 - by_host.len())),
+            "{err}"
+        );
+        assert!(err.contains("outside allow list 5000") && err.contains("duplicate entries 5000"), "{err}");
+        for (host, r) in by_host {
+            assert_eq!(r["status"], "alive", "{r}");
+            assert_eq!(seen.insert(host.clone(), shard.clone()), None, "{host} probed by two shards");
+        }
+    }
+    let mut union: Vec<String> = seen.into_keys().collect();
+    union.sort();
+    let mut expected: Vec<String> = loopback(30_000).collect();
+    expected.sort();
+    assert_eq!(union, expected, "the shards together are the list's 30,000 hosts");
+}

@@ -12,15 +12,22 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::span::{self, Span};
-use super::{is_hostname, lookup_hosts_file, resolve, Cidr, Filter, ListReport, Range, Skip, TooManyHosts, HOSTS_FILE};
+use super::{
+    is_hostname, lookup_hosts_file, resolve, Cidr, Filter, ListReport, Range, Shard, Skip, TooManyHosts, HOSTS_FILE,
+};
 
 /// Invalid lines and unresolved names kept as examples for the summary.
 const EXAMPLES: usize = 5;
 
-/// Collects hosts in list order until `limit` distinct, permitted addresses are taken.
+/// Collects hosts in list order until `limit` distinct, permitted addresses are taken; with a shard, keeps those
+/// of them that are the shard's.
 pub struct Collector {
     filter: Filter,
     limit: Option<usize>,
+    shard: Option<Shard>,
+    /// Distinct permitted addresses taken so far, this shard's or not: what `limit` counts, so that N pingers with
+    /// the same `--count` split the same first hosts of the list.
+    taken: usize,
     /// The largest target set accepted (`--max-hosts`).
     max_hosts: usize,
     seen4: HashSet<u32>,
@@ -38,6 +45,8 @@ impl Collector {
         Collector {
             filter,
             limit,
+            shard: None,
+            taken: 0,
             max_hosts,
             seen4: HashSet::new(),
             seen6: HashSet::new(),
@@ -48,8 +57,14 @@ impl Collector {
         }
     }
 
+    /// Keeps only the hosts that are `shard`'s (`--shard`); `--count` still counts the whole list.
+    pub fn with_shard(mut self, shard: Option<Shard>) -> Collector {
+        self.shard = shard;
+        self
+    }
+
     fn full(&self) -> bool {
-        self.limit.is_some_and(|l| self.hosts.len() >= l)
+        self.limit.is_some_and(|l| self.taken >= l)
     }
 
     /// Takes one address; false once the limit is reached.
@@ -66,10 +81,15 @@ impl Collector {
                     IpAddr::V4(a) => self.seen4.insert(a.into()),
                     IpAddr::V6(a) => self.seen6.insert(a.into()),
                 };
-                if fresh {
-                    self.hosts.push(ip);
-                } else {
+                if !fresh {
                     self.report.duplicates += 1;
+                } else {
+                    self.taken += 1;
+                    if self.shard.is_none_or(|s| s.owns(ip)) {
+                        self.hosts.push(ip);
+                    } else {
+                        self.report.other_shards += 1;
+                    }
                 }
             }
         }

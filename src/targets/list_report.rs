@@ -15,6 +15,8 @@ pub struct ListReport {
     pub ipv6: usize,
     /// `--count` was reached before the list ended.
     pub truncated: bool,
+    /// Hosts of the list (within `--count`) that `--shard` leaves to the other pingers.
+    pub other_shards: usize,
     /// Host names that did not resolve (in time).
     pub unresolved: usize,
     pub unresolved_examples: Vec<String>,

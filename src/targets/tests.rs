@@ -34,6 +34,34 @@ fn count_takes_the_first_distinct_permitted_hosts() {
 }
 
 #[test]
+fn n_shards_with_the_same_count_split_the_first_count_hosts_of_the_list_exactly_once() {
+    // Duplicates (127.0.0.1 twice more, once inside the block) and a host outside the allow list count towards
+    // nothing, as without --shard.
+    let text = "127.0.0.1\n127.0.0.1\n198.18.0.1\n127.0.0.0/17\n";
+    let filter = || Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap()] };
+    let (everything, _) = collect(text, Some(15_000), filter());
+    assert_eq!(everything.len(), 15_000);
+    let mut union = Vec::new();
+    for k in 1..=3 {
+        let mut c =
+            Collector::new(filter(), Some(15_000), usize::MAX).with_shard(Some(format!("{k}/3").parse().unwrap()));
+        c.read("list", text.as_bytes()).unwrap();
+        let (hosts, r) = c.finish(Duration::from_secs(5)).unwrap();
+        assert_eq!(hosts.len() + r.other_shards, 15_000, "shard {k}/3");
+        assert_eq!((r.duplicates, r.not_allowed, r.truncated), (2, 1, true), "shard {k}/3");
+        // Each shard keeps list order.
+        let at: std::collections::HashMap<&String, usize> = everything.iter().zip(0..).collect();
+        let positions: Vec<usize> = hosts.iter().map(|h| at[&h.to_string()]).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "shard {k}/3 out of list order");
+        union.extend(hosts.iter().map(|h| h.to_string()));
+    }
+    union.sort();
+    let mut expected = everything.clone();
+    expected.sort();
+    assert_eq!(union, expected, "the three shards together are the list, each host once");
+}
+
+#[test]
 fn allow_lists_narrow_and_never_widen() {
     let env = parse_cidr_list("127.0.0.0/8, ::1/128").unwrap();
     let cli = parse_cidr_list("127.0.0.0/24,198.18.0.0/15").unwrap();
