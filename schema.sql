@@ -1,5 +1,5 @@
 SET client_min_messages = warning;
--- pinger's Postgres schema, version 4. pinger applies it at start (embedded, under an advisory lock); it is also
+-- pinger's Postgres schema, version 5. pinger applies it at start (embedded, under an advisory lock); it is also
 -- usable as `psql -f schema.sql`. Every statement is idempotent: applying it twice is fine, and so is applying
 -- it over version 1 or over the original tool's `pinger_data (host, ping_timestamp, result)`: the old table is
 -- renamed `pinger_data_old` and `pinger migrate` (or the next sweep) moves its rows in, a day at a time.
@@ -10,6 +10,9 @@ SET client_min_messages = warning;
 --                    over pinger_hours, the open day, and pinger_hours_packed, a row per host and finished day)
 --   pinger_daily     the same per UTC day; kept for ever unless --keep-daily says otherwise
 --   pinger_outages   one row per outage per host, kept up to date as checks arrive
+-- Every check, rollup and outage belongs to a vantage point (`vantage`, pinger's --vantage: the name of the pinger
+-- that checked), so that several pingers can write one history; rows from before schema 5 have the vantage ''.
+-- Rollups and outages are per host and vantage; pinger_availability combines the vantages of a host.
 --   host_availability(since), host_availability_24h/_7d/_30d, host_outages: the questions users ask
 -- Hours are rolled up once they are over (pinger_close_hours); a check that arrives for an hour already rolled
 -- up is added to its rollups by the trigger below, in the transaction that stores it. Either way a check is
@@ -29,8 +32,10 @@ CREATE TABLE IF NOT EXISTS sweeps (
     unreachable     integer,
     source          text NOT NULL DEFAULT '',
     options         jsonb NOT NULL DEFAULT '{}',
-    pinger_version  text NOT NULL DEFAULT ''
+    pinger_version  text NOT NULL DEFAULT '',
+    vantage         text NOT NULL DEFAULT ''
 );
+ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS vantage text NOT NULL DEFAULT '';
 
 -- An unpartitioned pinger_data is version 1's or the original tool's: set it aside for the migration.
 DO $$
@@ -61,8 +66,11 @@ CREATE TABLE IF NOT EXISTS pinger_data (
     icmp_type       smallint,
     icmp_code       smallint,
     icmp_from       inet,
-    error           text
+    error           text,
+    vantage         text NOT NULL DEFAULT ''
 ) PARTITION BY RANGE (ping_timestamp);
+-- Schema 5: the vantage point (a constant default: no partition is rewritten).
+ALTER TABLE pinger_data ADD COLUMN IF NOT EXISTS vantage text NOT NULL DEFAULT '';
 -- Rows no day partition takes (written by another tool for a day pinger has not prepared); pinger moves them
 -- into their day's partition when it creates it.
 CREATE TABLE IF NOT EXISTS pinger_data_default PARTITION OF pinger_data DEFAULT;
@@ -117,7 +125,8 @@ CREATE TABLE IF NOT EXISTS pinger_hours (
     rtt_hist     integer[] NOT NULL,
     last_at      timestamptz NOT NULL,
     last_up_at   timestamptz,
-    PRIMARY KEY (host, hour)
+    vantage      text NOT NULL DEFAULT '',
+    PRIMARY KEY (host, vantage, hour)
 );
 CREATE INDEX IF NOT EXISTS pinger_hours_hour_brin ON pinger_hours USING brin (hour);
 
@@ -136,7 +145,8 @@ CREATE TABLE IF NOT EXISTS pinger_hours_packed (
     rtt     real[] NOT NULL,
     hist    integer[] NOT NULL,
     last    smallint[] NOT NULL,
-    PRIMARY KEY (host, day)
+    vantage text NOT NULL DEFAULT '',
+    PRIMARY KEY (host, vantage, day)
 ) WITH (toast_tuple_target = 128);
 ALTER TABLE pinger_hours_packed ALTER counts SET STORAGE MAIN, ALTER rtt SET STORAGE MAIN,
     ALTER hist SET STORAGE MAIN, ALTER last SET STORAGE MAIN;
@@ -156,7 +166,8 @@ CREATE TABLE IF NOT EXISTS pinger_daily (
     rtt_hist     integer[] NOT NULL,
     last_at      timestamptz NOT NULL,
     last_up_at   timestamptz,
-    PRIMARY KEY (host, day)
+    vantage      text NOT NULL DEFAULT '',
+    PRIMARY KEY (host, vantage, day)
 );
 CREATE INDEX IF NOT EXISTS pinger_daily_day_brin ON pinger_daily USING brin (day);
 
@@ -168,9 +179,32 @@ CREATE TABLE IF NOT EXISTS pinger_outages (
     ended_at        timestamptz,
     failed_checks   integer NOT NULL,
     last_failed_at  timestamptz NOT NULL,
-    PRIMARY KEY (host, started_at)
+    vantage         text NOT NULL DEFAULT '',
+    PRIMARY KEY (host, vantage, started_at)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS pinger_outages_open ON pinger_outages (host) WHERE ended_at IS NULL;
+-- Schema 5: rollups and outages of earlier schemas become the vantage '' (keys widened in place).
+DO $$
+DECLARE
+    t record;
+    pk name;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('pinger_hours', 'hour'), ('pinger_hours_packed', 'day'), ('pinger_daily', 'day'),
+                                   ('pinger_outages', 'started_at')) v(tab, col)
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.tab::regclass AND attname = 'vantage'
+                                                     AND NOT attisdropped) THEN
+            EXECUTE format('ALTER TABLE %I ADD COLUMN vantage text NOT NULL DEFAULT %L', t.tab, '');
+            SELECT conname INTO pk FROM pg_constraint WHERE conrelid = t.tab::regclass AND contype = 'p';
+            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', t.tab, pk);
+            EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (host, vantage, %I)', t.tab, t.col);
+            IF t.tab = 'pinger_outages' THEN
+                DROP INDEX IF EXISTS pinger_outages_open;
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+CREATE UNIQUE INDEX IF NOT EXISTS pinger_outages_open ON pinger_outages (host, vantage) WHERE ended_at IS NULL;
 -- The insert trigger looks for outages with an event after the checks it is given (out-of-order checks).
 CREATE INDEX IF NOT EXISTS pinger_outages_last_event ON pinger_outages ((coalesce(ended_at, last_failed_at)));
 
@@ -228,10 +262,11 @@ LANGUAGE sql IMMUTABLE AS $$
                max(coalesce(c.rtt_max_ms, c.rtt_ms)) FILTER (WHERE c.result) AS rtt_max_ms,
                coalesce(sum(c.rtt_ms) FILTER (WHERE c.result), 0) AS rtt_sum_ms,
                ARRAY[%2$s]::int[] AS rtt_hist,
-               max(c.ping_timestamp) AS last_at, max(c.ping_timestamp) FILTER (WHERE c.result) AS last_up_at
+               max(c.ping_timestamp) AS last_at, max(c.ping_timestamp) FILTER (WHERE c.result) AS last_up_at,
+               c.vantage
         FROM %1$I c
         WHERE c.ping_timestamp >= $1 AND c.ping_timestamp < $2
-        GROUP BY 1, 2
+        GROUP BY c.host, 2, c.vantage
         $f$, src,
         (SELECT string_agg(format('count(*) FILTER (WHERE c.result AND width_bucket(c.rtt_ms, pinger_rtt_bounds()) = %s)',
                                   b), ', ' ORDER BY b)
@@ -244,8 +279,8 @@ CREATE OR REPLACE FUNCTION pinger_rollup_hours_sql(hours text, grain text) RETUR
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE grain
     WHEN 'packed' THEN format($f$
-        INSERT INTO pinger_hours_packed AS t (host, day, counts, rtt, hist, last)
-        SELECT h.host, h.day,
+        INSERT INTO pinger_hours_packed AS t (host, vantage, day, counts, rtt, hist, last)
+        SELECT h.host, h.vantage, h.day,
                %2$s,
                pinger_spread(array_agg(h.ix), array_agg(h.rtt_min_ms::real), 'NaN'::real)
                || pinger_spread(array_agg(h.ix), array_agg(h.rtt_max_ms::real), 'NaN'::real)
@@ -258,8 +293,8 @@ LANGUAGE sql IMMUTABLE AS $$
         FROM (SELECT x.*, (x.hour AT TIME ZONE 'UTC')::date AS day,
                      extract(hour FROM x.hour AT TIME ZONE 'UTC')::int AS ix
               FROM (%1$s) x) h
-        GROUP BY h.host, h.day
-        ON CONFLICT (host, day) DO UPDATE SET
+        GROUP BY h.host, h.vantage, h.day
+        ON CONFLICT (host, vantage, day) DO UPDATE SET
             counts = pinger_hist_add(t.counts, EXCLUDED.counts), rtt = pinger_packed_rtt_add(t.rtt, EXCLUDED.rtt),
             hist = pinger_hist_add(t.hist, EXCLUDED.hist), last = pinger_packed_last_add(t.last, EXCLUDED.last)
         $f$, hours,
@@ -270,14 +305,14 @@ LANGUAGE sql IMMUTABLE AS $$
                            ORDER BY b)
          FROM generate_series(1, 11) b))
     ELSE format($f$
-        INSERT INTO %1$I AS t (host, %2$I, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms,
-                               rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
-        SELECT h.host, %3$s, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received), sum(h.duplicates),
+        INSERT INTO %1$I AS t (host, vantage, %2$I, checks, failures, sent, received, duplicates, rtt_count,
+                               rtt_min_ms, rtt_max_ms, rtt_sum_ms, rtt_hist, last_at, last_up_at)
+        SELECT h.host, h.vantage, %3$s, sum(h.checks), sum(h.failures), sum(h.sent), sum(h.received), sum(h.duplicates),
                sum(h.rtt_count), min(h.rtt_min_ms), max(h.rtt_max_ms), sum(h.rtt_sum_ms), pinger_hist_sum(h.rtt_hist),
                max(h.last_at), max(h.last_up_at)
         FROM (%4$s) h
-        GROUP BY 1, 2
-        ON CONFLICT (host, %2$I) DO UPDATE SET
+        GROUP BY 1, 2, 3
+        ON CONFLICT (host, vantage, %2$I) DO UPDATE SET
             checks = t.checks + EXCLUDED.checks, failures = t.failures + EXCLUDED.failures,
             sent = t.sent + EXCLUDED.sent, received = t.received + EXCLUDED.received,
             duplicates = t.duplicates + EXCLUDED.duplicates, rtt_count = t.rtt_count + EXCLUDED.rtt_count,
@@ -316,32 +351,44 @@ $$;
 CREATE OR REPLACE FUNCTION pinger_outages_rebuild(hosts inet[], since timestamptz) RETURNS void
 LANGUAGE plpgsql SET jit = off SET work_mem = '64MB' AS $$
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS pinger_rebuild_from (host inet PRIMARY KEY, since timestamptz) ON COMMIT DROP;
+    -- Each vantage of a host from its own point: the start of its outage that overlaps `since`, if any (another
+    -- vantage's outage may have started earlier while this one was up).
+    CREATE TEMP TABLE IF NOT EXISTS pinger_rebuild_from (host inet, vantage text, since timestamptz,
+                                                         PRIMARY KEY (host, vantage)) ON COMMIT DROP;
     TRUNCATE pinger_rebuild_from;
     IF hosts IS NULL THEN
         DELETE FROM pinger_outages;
-        INSERT INTO pinger_rebuild_from SELECT DISTINCT d.host, '-infinity'::timestamptz FROM pinger_data d;
+        INSERT INTO pinger_rebuild_from
+        SELECT DISTINCT d.host, d.vantage, '-infinity'::timestamptz FROM pinger_data d;
     ELSE
         INSERT INTO pinger_rebuild_from
-        SELECT h.host, least(since, (SELECT min(o.started_at) FROM pinger_outages o
-                                      WHERE o.host = h.host AND (o.ended_at IS NULL OR o.ended_at >= since)))
-        FROM (SELECT DISTINCT unnest(hosts) AS host) h;
-        DELETE FROM pinger_outages o USING pinger_rebuild_from f WHERE o.host = f.host AND o.started_at >= f.since;
+        SELECT v.host, v.vantage,
+               least(since, (SELECT min(o.started_at) FROM pinger_outages o
+                             WHERE o.host = v.host AND o.vantage = v.vantage
+                               AND (o.ended_at IS NULL OR o.ended_at >= since)))
+        FROM (SELECT DISTINCT d.host, d.vantage FROM pinger_data d
+              WHERE d.host = ANY (hosts) AND d.ping_timestamp >= since
+              UNION
+              SELECT o.host, o.vantage FROM pinger_outages o
+              WHERE o.host = ANY (hosts) AND (o.ended_at IS NULL OR o.ended_at >= since)) v;
+        DELETE FROM pinger_outages o USING pinger_rebuild_from f
+        WHERE o.host = f.host AND o.vantage = f.vantage AND o.started_at >= f.since;
     END IF;
-    INSERT INTO pinger_outages (host, started_at, ended_at, failed_checks, last_failed_at)
+    INSERT INTO pinger_outages (host, vantage, started_at, ended_at, failed_checks, last_failed_at)
     WITH marked AS (
-        SELECT d.host, d.ping_timestamp AS at, d.result,
-               count(*) FILTER (WHERE d.result) OVER (PARTITION BY d.host ORDER BY d.ping_timestamp
+        SELECT d.host, d.vantage, d.ping_timestamp AS at, d.result,
+               count(*) FILTER (WHERE d.result) OVER (PARTITION BY d.host, d.vantage ORDER BY d.ping_timestamp
                                                       ROWS UNBOUNDED PRECEDING) AS ups
-        FROM pinger_data d JOIN pinger_rebuild_from f ON f.host = d.host AND d.ping_timestamp >= f.since
+        FROM pinger_data d
+        JOIN pinger_rebuild_from f ON f.host = d.host AND f.vantage = d.vantage AND d.ping_timestamp >= f.since
     ),
     runs AS (
-        SELECT host, ups, min(at) AS started_at, max(at) AS last_failed_at, count(*) AS n
-        FROM marked WHERE NOT result GROUP BY host, ups
+        SELECT host, vantage, ups, min(at) AS started_at, max(at) AS last_failed_at, count(*) AS n
+        FROM marked WHERE NOT result GROUP BY host, vantage, ups
     ),
-    ends AS (SELECT host, ups, min(at) AS at FROM marked WHERE result GROUP BY host, ups)
-    SELECT r.host, r.started_at, e.at, r.n, r.last_failed_at
-    FROM runs r LEFT JOIN ends e ON e.host = r.host AND e.ups = r.ups + 1;
+    ends AS (SELECT host, vantage, ups, min(at) AS at FROM marked WHERE result GROUP BY host, vantage, ups)
+    SELECT r.host, r.vantage, r.started_at, e.at, r.n, r.last_failed_at
+    FROM runs r LEFT JOIN ends e ON e.host = r.host AND e.vantage = r.vantage AND e.ups = r.ups + 1;
 END
 $$;
 
@@ -366,30 +413,34 @@ BEGIN
         EXECUTE pinger_rollup_sql('pinger_new_rows', 'day')
             USING '-infinity'::timestamptz, date_trunc('day', rolled, 'UTC');
     END IF;
+    -- A host's checks from different vantage points are different series: "the host" below is a host and vantage.
     -- Out of order: a host twice in the statement (only hosts with a failed check or an open outage can be
     -- affected: a host that was and stays up changes no outage), a check at or before an outage event of its
     -- host (the events since the statement's earliest check are few in a live sweep: a short index range), or a
     -- failed check with a later check already stored. Each is a hash join or a probe per failed check, not per
     -- check: a live sweep's statement stays cheap.
     WITH touched AS (
-        SELECT DISTINCT n.host FROM pinger_new_rows n WHERE NOT n.result
-        UNION SELECT o.host FROM pinger_outages o WHERE o.ended_at IS NULL
+        SELECT DISTINCT n.host, n.vantage FROM pinger_new_rows n WHERE NOT n.result
+        UNION SELECT o.host, o.vantage FROM pinger_outages o WHERE o.ended_at IS NULL
     ),
     recent AS (
-        SELECT o.host, max(coalesce(o.ended_at, o.last_failed_at)) AS at FROM pinger_outages o
-        WHERE coalesce(o.ended_at, o.last_failed_at) >= late_from GROUP BY o.host
+        SELECT o.host, o.vantage, max(coalesce(o.ended_at, o.last_failed_at)) AS at FROM pinger_outages o
+        WHERE coalesce(o.ended_at, o.last_failed_at) >= late_from GROUP BY o.host, o.vantage
     ),
     late AS (
         SELECT n.host, min(n.ping_timestamp) AS since FROM pinger_new_rows n
-        WHERE n.host IN (SELECT host FROM touched) GROUP BY n.host HAVING count(*) > 1
+        WHERE (n.host, n.vantage) IN (SELECT host, vantage FROM touched) GROUP BY n.host, n.vantage
+        HAVING count(*) > 1
         UNION ALL
-        SELECT n.host, n.ping_timestamp FROM pinger_new_rows n JOIN recent r ON r.host = n.host
+        SELECT n.host, n.ping_timestamp FROM pinger_new_rows n
+        JOIN recent r ON r.host = n.host AND r.vantage = n.vantage
         WHERE r.at >= n.ping_timestamp
         UNION ALL
         -- LATERAL ... LIMIT 1 keeps this an index probe per failed check: as a semi-join the planner may hash
         -- every raw row (measured: a statement of 300 checks took 50 ms on a 432,000-row table).
         SELECT n.host, n.ping_timestamp FROM pinger_new_rows n
-        CROSS JOIN LATERAL (SELECT 1 FROM pinger_data d WHERE d.host = n.host AND d.ping_timestamp > n.ping_timestamp
+        CROSS JOIN LATERAL (SELECT 1 FROM pinger_data d
+                            WHERE d.host = n.host AND d.ping_timestamp > n.ping_timestamp AND d.vantage = n.vantage
                             LIMIT 1) later
         WHERE NOT n.result
     ),
@@ -398,12 +449,12 @@ BEGIN
     -- In order, one check per host: a good check ends the host's open outage; a failed one extends or opens one.
     UPDATE pinger_outages o SET ended_at = n.ping_timestamp
     FROM pinger_new_rows n
-    WHERE n.result AND o.ended_at IS NULL AND o.host = n.host
+    WHERE n.result AND o.ended_at IS NULL AND o.host = n.host AND o.vantage = n.vantage
       AND (late_hosts IS NULL OR n.host NOT IN (SELECT unnest(late_hosts)));
-    INSERT INTO pinger_outages AS o (host, started_at, ended_at, failed_checks, last_failed_at)
-    SELECT n.host, n.ping_timestamp, NULL, 1, n.ping_timestamp FROM pinger_new_rows n
+    INSERT INTO pinger_outages AS o (host, vantage, started_at, ended_at, failed_checks, last_failed_at)
+    SELECT n.host, n.vantage, n.ping_timestamp, NULL, 1, n.ping_timestamp FROM pinger_new_rows n
     WHERE NOT n.result AND (late_hosts IS NULL OR n.host NOT IN (SELECT unnest(late_hosts)))
-    ON CONFLICT (host) WHERE ended_at IS NULL DO UPDATE
+    ON CONFLICT (host, vantage) WHERE ended_at IS NULL DO UPDATE
         SET failed_checks = o.failed_checks + 1, last_failed_at = EXCLUDED.last_failed_at;
     IF late_hosts IS NOT NULL THEN
         PERFORM pinger_outages_rebuild(late_hosts, late_from);
@@ -547,9 +598,11 @@ $$;
 -- end; a function's columns cannot change in place, hence the DROP (host_availability names its columns, so
 -- nothing depends on these).
 DROP FUNCTION IF EXISTS pinger_availability(timestamptz, inet);
-CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
-RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
-               last_status_change timestamptz, last_result boolean, sent bigint, received bigint, loss_pct numeric)
+DROP FUNCTION IF EXISTS pinger_availability_by_vantage(timestamptz, inet);
+CREATE OR REPLACE FUNCTION pinger_availability_by_vantage(since timestamptz, only_host inet)
+RETURNS TABLE (host inet, vantage text, checks bigint, failures bigint, availability_pct numeric,
+               last_alive timestamptz, last_status_change timestamptz, last_result boolean, sent bigint,
+               received bigint, loss_pct numeric, last_check timestamptz)
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     st pinger_rollup_state;
@@ -576,59 +629,85 @@ BEGIN
     k := extract(hour FROM h1 AT TIME ZONE 'UTC')::integer;
     RETURN QUERY
     WITH parts AS (
-        SELECT r.host, count(*) AS checks, count(*) FILTER (WHERE NOT r.result) AS failures,
+        SELECT r.host, r.vantage, count(*) AS checks, count(*) FILTER (WHERE NOT r.result) AS failures,
                max(r.ping_timestamp) AS last_at, max(r.ping_timestamp) FILTER (WHERE r.result) AS last_up_at,
                sum(coalesce(r.sent, 1)) AS sent, sum(coalesce(r.received, r.result::int)) AS received
         FROM pinger_data r
         WHERE r.ping_timestamp >= a AND r.ping_timestamp < h1 AND (only_host IS NULL OR r.host = only_host)
-        GROUP BY r.host
+        GROUP BY r.host, r.vantage
         UNION ALL
-        SELECT r.host, count(*), count(*) FILTER (WHERE NOT r.result), max(r.ping_timestamp),
+        SELECT r.host, r.vantage, count(*), count(*) FILTER (WHERE NOT r.result), max(r.ping_timestamp),
                max(r.ping_timestamp) FILTER (WHERE r.result), sum(coalesce(r.sent, 1)),
                sum(coalesce(r.received, r.result::int))
         FROM pinger_data r
         WHERE r.ping_timestamp >= greatest(st.rolled_until, a) AND (only_host IS NULL OR r.host = only_host)
-        GROUP BY r.host
+        GROUP BY r.host, r.vantage
         UNION ALL
-        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent), sum(r.received)
+        SELECT r.host, r.vantage, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent),
+               sum(r.received)
         FROM pinger_hours r
         WHERE ((r.hour >= h1 AND r.hour < d1) OR (r.hour >= d2 AND r.hour < st.rolled_until))
           AND (only_host IS NULL OR r.host = only_host)
-        GROUP BY r.host
+        GROUP BY r.host, r.vantage
         UNION ALL
         -- [h1, d1) when its day is over: the day's packed hours from h1's on; the day's last check (and last good
         -- one) is in that part when it is not before h1.
-        SELECT p.host, (SELECT sum(x) FROM unnest(p.counts[k + 1:24]) x),
+        SELECT p.host, p.vantage, (SELECT sum(x) FROM unnest(p.counts[k + 1:24]) x),
                (SELECT sum(x) FROM unnest(p.counts[25 + k:48]) x),
                CASE WHEN d.last_at >= h1 THEN d.last_at END, CASE WHEN d.last_up_at >= h1 THEN d.last_up_at END,
                (SELECT sum(x) FROM unnest(p.counts[49 + k:72]) x), (SELECT sum(x) FROM unnest(p.counts[73 + k:96]) x)
-        FROM pinger_hours_packed p JOIN pinger_daily d ON d.host = p.host AND d.day = p.day
+        FROM pinger_hours_packed p JOIN pinger_daily d ON d.host = p.host AND d.vantage = p.vantage AND d.day = p.day
         WHERE h1 < d1 AND d1 <= date_trunc('day', st.rolled_until, 'UTC')
           AND p.day = (h1 AT TIME ZONE 'UTC')::date AND (only_host IS NULL OR p.host = only_host)
         UNION ALL
-        SELECT r.host, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent), sum(r.received)
+        SELECT r.host, r.vantage, sum(r.checks), sum(r.failures), max(r.last_at), max(r.last_up_at), sum(r.sent),
+               sum(r.received)
         FROM pinger_daily r
         WHERE r.day >= (d1 AT TIME ZONE 'UTC')::date AND r.day < (d2 AT TIME ZONE 'UTC')::date
           AND (only_host IS NULL OR r.host = only_host)
-        GROUP BY r.host
+        GROUP BY r.host, r.vantage
     ),
     hosts AS (
-        SELECT p.host, sum(p.checks)::bigint AS checks, sum(p.failures)::bigint AS failures,
+        SELECT p.host, p.vantage, sum(p.checks)::bigint AS checks, sum(p.failures)::bigint AS failures,
                max(p.last_at) AS last_at, max(p.last_up_at) AS last_up_at, sum(p.sent)::bigint AS sent,
                sum(p.received)::bigint AS received
-        FROM parts p GROUP BY p.host
+        FROM parts p GROUP BY p.host, p.vantage
     )
     -- A status change is the start or the end of an outage (a host whose first check failed changed from
     -- unknown to down).
-    SELECT h.host, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2), h.last_up_at,
+    SELECT h.host, h.vantage, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2),
+           h.last_up_at,
            (SELECT max(greatest(CASE WHEN o.started_at >= a THEN o.started_at END,
                                 CASE WHEN o.ended_at >= a THEN o.ended_at END))
-            FROM pinger_outages o WHERE o.host = h.host AND (o.ended_at IS NULL OR o.ended_at >= a)),
+            FROM pinger_outages o
+            WHERE o.host = h.host AND o.vantage = h.vantage AND (o.ended_at IS NULL OR o.ended_at >= a)),
            h.last_up_at IS NOT NULL AND h.last_up_at >= h.last_at,
-           h.sent, h.received, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2)
+           h.sent, h.received, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2), h.last_at
     FROM hosts h
     WHERE h.checks > 0;
 END
+$$;
+
+-- The vantages of each host combined: checks and probes summed over every vantage point; last_alive and
+-- last_status_change the latest of any; last_result the result of the latest check from any. `vantages` counts the
+-- vantage points that checked the host in the window, `down_from` those whose latest check of it failed, and
+-- `state` says what that means: 'up' (none), 'down everywhere' (all), 'partly down' (some): a host that does not
+-- answer one vantage point but answers another is not down.
+CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
+RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
+               last_status_change timestamptz, last_result boolean, sent bigint, received bigint, loss_pct numeric,
+               vantages integer, down_from integer, state text)
+LANGUAGE sql STABLE SET jit = off AS $$
+    SELECT v.host, sum(v.checks)::bigint, sum(v.failures)::bigint,
+           round(100.0 * (sum(v.checks) - sum(v.failures)) / sum(v.checks), 2), max(v.last_alive),
+           max(v.last_status_change), (array_agg(v.last_result ORDER BY v.last_check DESC))[1],
+           sum(v.sent)::bigint, sum(v.received)::bigint,
+           round(100.0 * (sum(v.sent) - sum(v.received)) / nullif(sum(v.sent), 0), 2),
+           count(*)::int, count(*) FILTER (WHERE NOT v.last_result)::int,
+           CASE count(*) FILTER (WHERE NOT v.last_result) WHEN 0 THEN 'up' WHEN count(*) THEN 'down everywhere'
+                ELSE 'partly down' END
+    FROM pinger_availability_by_vantage(since, only_host) v
+    GROUP BY v.host
 $$;
 
 -- The name version 1 had, with its columns and meaning, over all hosts.
@@ -647,7 +726,7 @@ CREATE OR REPLACE VIEW host_availability_30d AS SELECT * FROM host_availability(
 -- Outages as version 1 showed them: `duration` from the first failure to the first good check after it.
 CREATE OR REPLACE VIEW host_outages AS
     SELECT o.host, o.started_at, o.last_failed_at, o.ended_at, o.failed_checks::bigint AS failed_checks,
-           o.ended_at - o.started_at AS duration
+           o.ended_at - o.started_at AS duration, o.vantage
     FROM pinger_outages o;
 
 -- Every hourly rollup, one row per host and hour, with the columns of pinger_hours: the open day's rows and
@@ -659,10 +738,11 @@ CREATE OR REPLACE VIEW pinger_hourly AS
            sum(r.received)::int AS received, sum(r.duplicates)::int AS duplicates, sum(r.rtt_count)::int AS rtt_count,
            min(r.rtt_min_ms) AS rtt_min_ms, max(r.rtt_max_ms) AS rtt_max_ms, sum(r.rtt_sum_ms) AS rtt_sum_ms,
            pinger_hist_sum(r.rtt_hist) AS rtt_hist, max(r.last_at) AS last_at, max(r.last_up_at) AS last_up_at,
-           r.day
+           r.day, r.vantage
     FROM (
         SELECT h.host, h.hour, h.checks, h.failures, h.sent, h.received, h.duplicates, h.rtt_count, h.rtt_min_ms,
-               h.rtt_max_ms, h.rtt_sum_ms, h.rtt_hist, h.last_at, h.last_up_at, (h.hour AT TIME ZONE 'UTC')::date AS day
+               h.rtt_max_ms, h.rtt_sum_ms, h.rtt_hist, h.last_at, h.last_up_at, (h.hour AT TIME ZONE 'UTC')::date AS day,
+               h.vantage
         FROM pinger_hours h
         UNION ALL
         SELECT p.host, (p.day + (u.i - 1) * interval '1 hour') AT TIME ZONE 'UTC', u.checks, u.failures, u.sent, u.received,
@@ -671,7 +751,7 @@ CREATE OR REPLACE VIEW pinger_hourly AS
                ARRAY[u.b1, u.b2, u.b3, u.b4, u.b5, u.b6, u.b7, u.b8, u.b9, u.b10, u.b11],
                (p.day + (u.i - 1) * interval '1 hour' + u.last_s * interval '1 second') AT TIME ZONE 'UTC',
                (p.day + (u.i - 1) * interval '1 hour' + nullif(u.last_up_s, -1) * interval '1 second') AT TIME ZONE 'UTC',
-               p.day
+               p.day, p.vantage
         FROM pinger_hours_packed p
         CROSS JOIN LATERAL unnest(p.counts[1:24], p.counts[25:48], p.counts[49:72], p.counts[73:96], p.counts[97:120],
                                   p.counts[121:144], p.rtt[1:24], p.rtt[25:48], p.rtt[49:72],
@@ -682,7 +762,7 @@ CREATE OR REPLACE VIEW pinger_hourly AS
                               b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, last_s, last_up_s, i)
         WHERE u.checks > 0
     ) r
-    GROUP BY r.host, r.hour, r.day;
+    GROUP BY r.host, r.hour, r.day, r.vantage;
 
 -- The hourly rollups with the figures people read (availability, mean RTT, loss), for Adminer. Availability
 -- counts checks (up when any probe of the check was answered), loss_pct probes (refused sends are lost ones).
@@ -690,12 +770,14 @@ CREATE OR REPLACE VIEW pinger_hourly AS
 CREATE OR REPLACE VIEW host_hourly AS
     SELECT h.host, h.hour, h.checks, h.failures, round(100.0 * (h.checks - h.failures) / h.checks, 2) AS availability_pct,
            h.sent, h.received, h.duplicates, h.rtt_min_ms, h.rtt_sum_ms / nullif(h.rtt_count, 0) AS rtt_avg_ms,
-           h.rtt_max_ms, h.rtt_hist, h.day, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2) AS loss_pct
+           h.rtt_max_ms, h.rtt_hist, h.day, round(100.0 * (h.sent - h.received) / nullif(h.sent, 0), 2) AS loss_pct,
+           h.vantage
     FROM pinger_hourly h;
 CREATE OR REPLACE VIEW host_daily AS
     SELECT d.host, d.day, d.checks, d.failures, round(100.0 * (d.checks - d.failures) / d.checks, 2) AS availability_pct,
            d.sent, d.received, d.duplicates, d.rtt_min_ms, d.rtt_sum_ms / nullif(d.rtt_count, 0) AS rtt_avg_ms,
-           d.rtt_max_ms, d.rtt_hist, round(100.0 * (d.sent - d.received) / nullif(d.sent, 0), 2) AS loss_pct
+           d.rtt_max_ms, d.rtt_hist, round(100.0 * (d.sent - d.received) / nullif(d.sent, 0), 2) AS loss_pct,
+           d.vantage
     FROM pinger_daily d;
 
 -- For the migration of the original tool's text hosts: NULL where the text is not an address.
@@ -715,4 +797,4 @@ DO $$ BEGIN PERFORM pinger_pack_hours('-infinity', date_trunc('day', rolled_unti
 -- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
 DELETE FROM pinger_schema;
-INSERT INTO pinger_schema (version) VALUES (4);
+INSERT INTO pinger_schema (version) VALUES (5);

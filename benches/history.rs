@@ -54,7 +54,7 @@ CREATE OR REPLACE VIEW bench_checks AS
     SELECT ('127.2.0.0'::inet + q.h) AS host, q.start + (q.m * 60 + q.h % 60) * interval '1 second' AS ping_timestamp,
            NOT q.down AS result, 1 AS sent, CASE WHEN q.down THEN 0 ELSE 1 END AS received, 0 AS duplicates,
            CASE WHEN q.down THEN NULL ELSE 5 + q.h % 200 + (q.m * 7 + q.h) % 10 END::float8 AS rtt_ms,
-           NULL::float8 AS rtt_min_ms, NULL::float8 AS rtt_max_ms
+           NULL::float8 AS rtt_min_ms, NULL::float8 AS rtt_max_ms, ''::text AS vantage
     FROM (SELECT s.start, h, current_setting('bench.hour')::bigint * 60 + mm AS m,
                  bench_down(h, current_setting('bench.hour')::bigint * 60 + mm) AS down
           FROM bench_settings s, generate_series(0, s.hosts - 1) h, generate_series(0, 59) mm OFFSET 0) q;

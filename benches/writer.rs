@@ -57,6 +57,7 @@ fn sweep() -> SweepInfo {
         source: "bench".into(),
         options: serde_json::json!({}),
         version: "bench".into(),
+        vantage: "bench".into(),
     }
 }
 
@@ -64,8 +65,10 @@ fn sweep() -> SweepInfo {
 fn measure(write: &mut dyn FnMut(&Record) -> Result<(), StoreError>, all: &[Row], batch: usize) -> f64 {
     let s = sweep();
     write(&Record::Sweep(s.clone())).expect("sweep record");
-    let records: Vec<Record> =
-        all.chunks(batch).map(|c| Record::Rows { id: uuid::Uuid::new_v4(), sweep: s.id, rows: c.to_vec() }).collect();
+    let records: Vec<Record> = all
+        .chunks(batch)
+        .map(|c| Record::Rows { id: uuid::Uuid::new_v4(), sweep: s.id, rows: c.to_vec(), vantage: s.vantage.clone() })
+        .collect();
     let t = Instant::now();
     for r in &records {
         write(r).expect("write batch");

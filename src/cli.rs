@@ -56,6 +56,11 @@ pub struct Cli {
     #[argh(option, from_str_fn(whole_usize))]
     pub count: Option<usize>,
 
+    /// the name this pinger's results are stored under, for several pingers writing one history (1 to 63
+    /// letters, digits, '.', '_' or '-'; default: none, the unnamed vantage point)
+    #[argh(option, from_str_fn(vantage))]
+    pub vantage: Option<String>,
+
     /// probe only part K of N of the list, for N pingers that split it between them (e.g. 2/3): a host's part is
     /// fixed by a hash of its address, so every host is probed by exactly one of them; --count counts the whole
     /// list first
@@ -208,6 +213,10 @@ fn whole_u32(s: &str) -> Result<u32, String> {
 
 fn whole_u16(s: &str) -> Result<u16, String> {
     whole(s, u16::MAX)
+}
+
+fn vantage(s: &str) -> Result<String, String> {
+    crate::vantage::parse(s).map_err(|e| e.trim_start_matches("--vantage ").to_string())
 }
 
 fn shard(s: &str) -> Result<crate::targets::Shard, String> {

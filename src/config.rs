@@ -202,6 +202,8 @@ pub struct Config {
     pub count: Option<usize>,
     /// `--shard K/N`: the part of the list this pinger probes.
     pub shard: Option<crate::targets::Shard>,
+    /// `--vantage`: the name results are stored under ('' without the flag: the unnamed vantage point).
+    pub vantage: String,
     /// A larger target set is refused before it is expanded.
     pub max_hosts: usize,
     pub probe: ProbeConfig,
@@ -423,6 +425,7 @@ impl Config {
             hosts_file: cli.hosts_file,
             count,
             shard: cli.shard,
+            vantage: cli.vantage.clone().unwrap_or_default(),
             max_hosts: bounded("max-hosts", cli.max_hosts, DEFAULT_MAX_HOSTS, 1..=MAX_COUNT, " hosts")?,
             probe: ProbeConfig {
                 timeout: ms("timeout", cli.timeout, DEFAULT_TIMEOUT_MS, 1)?,

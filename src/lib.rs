@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cli (argh) -> config (validated, defaults) -> list (targets, file or URL via source) -> targets (parse,
-//!    dedupe, allow/deny, --count)
+//!    dedupe, allow/deny, --count, --shard)
 //!    -> probe::Prober (sans-IO core: tagging, in-flight table, timer wheel, rate, verdicts; wire: packets)
 //!       <-> engine (mio loop) <-> socket (raw ICMP sockets, sendmmsg/recvmmsg, kernel timestamps)
 //!    -> outcome::HostResult batches over crossbeam channels -> output (table / JSON Lines, progress)
@@ -18,7 +18,7 @@
 //! over the history); `metrics` is `--metrics-listen` (what each sweep adds, served to Prometheus); `source`
 //! fetches host lists; `privileges` drops root and the socket capabilities (right after the sockets open, before
 //! anything else runs); `files` is how the cache and the spool are written and read (private directories,
-//! temporary files created new, no link followed).
+//! temporary files created new, no link followed); `vantage` is the name a pinger's results are stored under.
 
 pub mod cli;
 pub mod config;
@@ -41,6 +41,7 @@ pub mod store;
 pub mod summary;
 pub mod targets;
 pub mod time;
+pub mod vantage;
 pub mod wire;
 
 /// For the fuzz targets in `fuzz/` only: what a spooled record's replay does short of Postgres, the binary COPY

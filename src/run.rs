@@ -216,6 +216,7 @@ fn run_on(
             "interval_ms": cfg.probe.interval.as_millis() as u64, "rate": cfg.probe.rate,
         }),
         version: env!("CARGO_PKG_VERSION").into(),
+        vantage: cfg.vantage.clone(),
     };
     let wall = time::WallClock::new(clock.to_unix_ns(time::Time::ZERO));
     let writer = start_writer(&cfg, sweep.clone(), wall)?;

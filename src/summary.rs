@@ -138,8 +138,9 @@ pub fn print_summary(s: &Summary) {
         };
         let redis = match (s.redis_on, r.redis_skipped_rows) {
             (false, _) => "redis off".into(),
-            (true, 0) => format!("redis {} keys", r.redis_keys),
-            (true, n) => format!("redis {} keys ({n} rows not written: Redis was away)", r.redis_keys),
+            // Hosts, not keys: with --vantage each host has two (ADDRESS and ADDRESS@VANTAGE).
+            (true, 0) => format!("redis {} hosts", r.redis_keys),
+            (true, n) => format!("redis {} hosts ({n} rows not written: Redis was away)", r.redis_keys),
         };
         let _ = writeln!(
             e,

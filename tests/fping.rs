@@ -250,7 +250,7 @@ fn loss_is_in_the_hourly_and_daily_views_and_in_the_report_beside_availability()
     pg.query("SELECT pinger_close_hours(now())");
     let migrated = run(pinger().arg("migrate").env("DATABASE_URL", pg.url()));
     assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
-    assert_eq!(pg.query("SELECT max(version) FROM pinger_schema"), "4");
+    assert_eq!(pg.query("SELECT max(version) FROM pinger_schema"), pinger::store::postgres::SCHEMA_VERSION.to_string());
     let view = |v: &str| pg.query(&format!("SELECT host(host), availability_pct, loss_pct FROM {v} ORDER BY host"));
     assert_eq!(view("host_daily"), "127.0.0.1|100.00|66.67\n127.0.0.2|0.00|100.00");
     assert_eq!(view(&format!("host_hourly WHERE hour = {old}")), "127.0.0.1|100.00|66.67\n127.0.0.2|0.00|100.00");

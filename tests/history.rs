@@ -390,7 +390,7 @@ fn a_version_2_database_keeps_every_rollup_when_its_hours_are_packed() {
     let before = pg.query("SELECT sum(checks) || ' ' || sum(failures) || ' ' || sum(rtt_count) FROM pinger_hourly");
     let out = run(pinger().arg("migrate").env("DATABASE_URL", pg.url()));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(pg.query("SELECT max(version) FROM pinger_schema"), "4");
+    assert_eq!(pg.query("SELECT max(version) FROM pinger_schema"), pinger::store::postgres::SCHEMA_VERSION.to_string());
     assert_eq!(
         pg.query("SELECT sum(checks) || ' ' || sum(failures) || ' ' || sum(rtt_count) FROM pinger_hourly"),
         before,

@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(record) = spool::decode(data) else { return };
     let written = serde_json::to_vec(&record).expect("a record serializes");
     assert_eq!(spool::decode(&written).expect("what the spool writes it reads"), record);
-    if let Record::Rows { sweep, rows, .. } = &record {
+    if let Record::Rows { sweep, rows, vantage, .. } = &record {
         let mut buf = Vec::new();
-        copy_encode(*sweep, rows, &mut buf);
+        copy_encode(*sweep, vantage, rows, &mut buf);
     }
 });

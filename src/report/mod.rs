@@ -31,6 +31,10 @@ pub struct ReportCli {
     #[argh(option)]
     pub format: Option<String>,
 
+    /// only the checks of this vantage point (a pinger's --vantage); without it, every vantage point's together
+    #[argh(option)]
+    pub vantage: Option<String>,
+
     /// postgres connection string (default: env DATABASE_URL, or POSTGRES_*)
     #[argh(option)]
     pub database_url: Option<String>,
@@ -154,6 +158,8 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
         None => None,
         Some(h) => Some(h.parse().map_err(|_| ConfigError(format!("not an IP address: {h:?}")))?),
     };
+    let vantage = cli.vantage.as_deref().map(crate::vantage::parse).transpose().map_err(ConfigError)?;
+    let vantage = vantage.as_deref();
     let mut db = Db::open(cli.database_url.as_deref(), env, Duration::from_secs(5), "pinger report")?;
     if check_schema(&mut db.client, &db.cfg)? {
         eprintln!(
@@ -163,7 +169,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     let secs = since.as_secs_f64();
     let written = match host {
         None => {
-            let rows = query::least_available(&mut db.client, secs, limit).map_err(|e| db.error(&e))?;
+            let rows = query::least_available(&mut db.client, secs, limit, vantage).map_err(|e| db.error(&e))?;
             if json {
                 render::least_json(out, &rows)
             } else {
@@ -171,7 +177,7 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
             }
         }
         Some(ip) => {
-            let h = query::host(&mut db.client, ip, secs, limit).map_err(|e| db.error(&e))?;
+            let h = query::host(&mut db.client, ip, secs, limit, vantage).map_err(|e| db.error(&e))?;
             if h.checks == 0 && h.history.is_empty() && h.outages.is_empty() {
                 return Err(ReportError::NoData(format!(
                     "{ip} has no checks in the last {since_text}: it was never swept, or not in this window \

@@ -36,6 +36,18 @@ pub struct Outage {
     pub last_failed_at: String,
     /// To its end, or to now while it goes on.
     pub duration_s: Option<f64>,
+    /// The vantage point that saw it ('' when unnamed).
+    pub vantage: String,
+}
+
+/// The "seen from" cells of a list of outages: none when no vantage point in it has a name (a single pinger).
+pub fn seen_from(outages: &[Outage]) -> impl Fn(&Outage) -> String + '_ {
+    let named = outages.iter().any(|o| !o.vantage.is_empty());
+    move |o: &Outage| match (named, o.vantage.is_empty()) {
+        (false, _) => String::new(),
+        (true, true) => "<td>-</td>".into(),
+        (true, false) => format!("<td>{}</td>", super::html::esc(&o.vantage)),
+    }
 }
 
 /// Availability per UTC day of hosts, or of groups of hosts (networks) when there are many.

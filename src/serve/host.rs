@@ -94,9 +94,12 @@ fn outages(h: &HostView) -> String {
         b.push_str("<p id=\"outages\" class=\"up\">No outage recorded.</p>");
         return b;
     }
-    b.push_str(
+    let seen = super::data::seen_from(&h.outages);
+    let _ = write!(
+        b,
         "<table id=\"outages\"><thead><tr><th>from (UTC)</th><th>to (UTC)</th><th class=\"num\">lasted</th>\
-         <th class=\"num\">failed checks</th></tr></thead><tbody>",
+         <th class=\"num\">failed checks</th>{}</tr></thead><tbody>",
+        if h.outages.iter().any(|x| !x.vantage.is_empty()) { "<th>seen from</th>" } else { "" }
     );
     for o in &h.outages {
         let (to, class) = match &o.ended_at {
@@ -105,10 +108,11 @@ fn outages(h: &HostView) -> String {
         };
         let _ = write!(
             b,
-            "<tr{class}><td>{}</td><td>{to}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr{class}><td>{}</td><td>{to}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>",
             esc(&o.started_at),
             duration(o.duration_s),
-            o.failed_checks
+            o.failed_checks,
+            seen(o)
         );
     }
     b.push_str("</tbody></table>");

@@ -52,7 +52,7 @@ table{border-collapse:collapse;background:#fff}th,td{padding:3px 10px;border-bot
 th{background:#eee;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .facts{display:flex;flex-wrap:wrap;gap:8px 28px;background:#fff;border:1px solid #ddd;padding:8px 12px}
 .facts div b{display:block;font-size:18px}
-.up{color:#080}.down{color:#c00}.muted{color:#777}
+.up{color:#080}.down{color:#c00}.partly{color:#c60}.muted{color:#777}
 .switch a{padding:2px 8px;border:1px solid #bbb;border-radius:3px;text-decoration:none;margin-right:4px;color:#234}
 .switch a.here{background:#234;color:#fff}
 .error{background:#fee;border:1px solid #c66;padding:10px 14px}

@@ -43,21 +43,25 @@ fn outages_now(o: &Overview) -> String {
         b.push_str("<p id=\"outages-now\" class=\"up\">None: every host answered its latest check.</p>");
         return b;
     }
-    b.push_str(
+    let seen = super::data::seen_from(&o.outages_now);
+    let _ = write!(
+        b,
         "<table id=\"outages-now\"><thead><tr><th>host</th><th>down since (UTC)</th><th class=\"num\">for</th>\
-         <th class=\"num\">failed checks</th><th>last failed check</th></tr></thead><tbody>",
+         <th class=\"num\">failed checks</th><th>last failed check</th>{}</tr></thead><tbody>",
+        if o.outages_now.iter().any(|x| !x.vantage.is_empty()) { "<th>seen from</th>" } else { "" }
     );
     for x in &o.outages_now {
         let _ = write!(
             b,
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td>{}</td></tr>",
+             <td>{}</td>{}</tr>",
             esc(&host_href(&x.host)),
             esc(&x.host),
             esc(&x.started_at),
             duration(x.duration_s),
             x.failed_checks,
-            esc(&x.last_failed_at)
+            esc(&x.last_failed_at),
+            seen(x)
         );
     }
     b.push_str("</tbody></table>");
@@ -106,8 +110,12 @@ fn least(o: &Overview) -> String {
             a.checks,
             a.failures,
             pct(a.loss_pct),
-            if a.up_now { "up" } else { "down" },
-            if a.up_now { "up" } else { "down" },
+            match a.state.as_str() {
+                "up" => "up",
+                "partly down" => "partly",
+                _ => "down",
+            },
+            esc(&a.now_text()),
             text(a.last_alive.as_deref())
         );
     }
@@ -213,6 +221,9 @@ mod tests {
                 up_now: false,
                 last_alive: None,
                 last_status_change: None,
+                vantages: 1,
+                down_from: 1,
+                state: "down everywhere".into(),
             }],
             least_as_of: "2026-01-01T00:00:00Z".into(),
             outages_now: vec![],

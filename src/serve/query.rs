@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use postgres::Client;
 
 use super::data::*;
-use crate::report::query::availability_columns;
+use crate::report::query::{availability_columns, AVAILABILITY_WIDTH};
 use crate::report::ts_sql;
 
 /// Postgres failed to answer (the message names the server, never the password).
@@ -53,7 +53,7 @@ const OUTAGE_SECS: &str = "CASE WHEN isfinite(started_at) AND isfinite(coalesce(
 
 fn outage_columns() -> String {
     format!(
-        "host(host), {}, {}, failed_checks::bigint, {}, {OUTAGE_SECS}",
+        "host(host), {}, {}, failed_checks::bigint, {}, {OUTAGE_SECS}, vantage",
         ts_sql("started_at"),
         ts_sql("ended_at"),
         ts_sql("last_failed_at")
@@ -68,6 +68,7 @@ fn outage_of(r: &postgres::Row) -> Outage {
         failed_checks: r.get(3),
         last_failed_at: r.get::<_, Option<String>>(4).unwrap_or_default(),
         duration_s: r.get(5),
+        vantage: r.get(6),
     }
 }
 
@@ -87,7 +88,7 @@ pub fn live(client: &mut Client) -> Result<Live> {
     Ok(Live {
         now,
         latest_sweep,
-        outages_now_total: open.first().map_or(0, |r| r.get(6)),
+        outages_now_total: open.first().map_or(0, |r| r.get(7)),
         outages_now: open.iter().map(outage_of).collect(),
     })
 }
@@ -106,11 +107,11 @@ pub fn least(client: &mut Client, since_s: f64) -> Result<Least> {
         &[&since_s, &LEAST_ROWS],
     )?;
     let as_of = match rows.first() {
-        Some(r) => r.get(9),
+        Some(r) => r.get(AVAILABILITY_WIDTH + 1),
         None => client.query_one(&format!("SELECT {}", ts_sql("now()")), &[])?.get(0),
     };
     Ok(Least {
-        hosts: rows.first().map_or(0, |r| r.get(8)),
+        hosts: rows.first().map_or(0, |r| r.get(AVAILABILITY_WIDTH)),
         rows: rows.iter().map(Availability::from_row).collect(),
         as_of,
     })

@@ -13,7 +13,7 @@ use super::Row;
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Microseconds from the Unix epoch to Postgres' epoch, 2000-01-01 00:00:00 UTC.
 const PG_EPOCH_US: i64 = 946_684_800_000_000;
-pub const FIELDS: i16 = 16;
+pub const FIELDS: i16 = 17;
 
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
@@ -48,9 +48,9 @@ fn opt<T>(out: &mut Vec<u8>, v: Option<T>, f: impl FnOnce(&mut Vec<u8>, T)) {
 }
 
 /// Encodes `rows` for `COPY pinger_data (sweep_id, host, ping_timestamp, result, status, rtt_ms, rtt_min_ms,
-/// rtt_max_ms, sent, received, duplicates, late, icmp_type, icmp_code, icmp_from, error) FROM STDIN (FORMAT
-/// binary)`, header and trailer included, into `out` (cleared first).
-pub fn encode(sweep: Uuid, rows: &[Row], out: &mut Vec<u8>) {
+/// rtt_max_ms, sent, received, duplicates, late, icmp_type, icmp_code, icmp_from, error, vantage) FROM STDIN
+/// (FORMAT binary)`, header and trailer included, into `out` (cleared first).
+pub fn encode(sweep: Uuid, vantage: &str, rows: &[Row], out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(HEADER);
     let f8 = |out: &mut Vec<u8>, v: f64| field(out, &v.to_be_bytes());
@@ -74,6 +74,7 @@ pub fn encode(sweep: Uuid, rows: &[Row], out: &mut Vec<u8>) {
         opt(out, r.icmp_code, i2);
         opt(out, r.icmp_from, inet);
         opt(out, r.error.as_deref(), |out, s| field(out, s.as_bytes()));
+        field(out, vantage.as_bytes());
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
 }

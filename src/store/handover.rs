@@ -60,6 +60,7 @@ pub(super) struct Handover {
     /// Turns a result's `finished_at` into Unix time.
     wall: WallClock,
     sweep: Uuid,
+    vantage: String,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -67,9 +68,9 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Handover {
-    pub(super) fn new(wall: WallClock, sweep: Uuid) -> (Sender<Msg>, Handover) {
+    pub(super) fn new(wall: WallClock, sweep: Uuid, vantage: String) -> (Sender<Msg>, Handover) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        (tx, Handover { state: Arc::default(), rx, wall, sweep })
+        (tx, Handover { state: Arc::default(), rx, wall, sweep, vantage })
     }
 
     fn row(&self, r: &HostResult) -> Row {
@@ -106,8 +107,12 @@ impl Handover {
         if s.rescued || s.rows.is_empty() {
             return None;
         }
-        let record =
-            Arc::new(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows: std::mem::take(&mut s.rows) });
+        let record = Arc::new(Record::Rows {
+            id: Uuid::new_v4(),
+            sweep: self.sweep,
+            rows: std::mem::take(&mut s.rows),
+            vantage: self.vantage.clone(),
+        });
         s.record = Some(Arc::clone(&record));
         Some(record)
     }
@@ -144,13 +149,23 @@ impl Handover {
             records.extend(s.record.take().map(Arc::unwrap_or_clone));
             let rows = std::mem::take(&mut s.rows);
             if !rows.is_empty() {
-                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+                records.push(Record::Rows {
+                    id: Uuid::new_v4(),
+                    sweep: self.sweep,
+                    rows,
+                    vantage: self.vantage.clone(),
+                });
             }
         }
         while let Ok(msg) = self.rx.try_recv() {
             if let Msg::Results(batch) = msg {
                 let rows = batch.iter().map(|r| self.row(r)).collect();
-                records.push(Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows });
+                records.push(Record::Rows {
+                    id: Uuid::new_v4(),
+                    sweep: self.sweep,
+                    rows,
+                    vantage: self.vantage.clone(),
+                });
             }
         }
         records.push(Record::Sweep(last));

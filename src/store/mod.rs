@@ -106,6 +106,9 @@ pub struct SweepInfo {
     /// The options that shaped the sweep (no secrets).
     pub options: serde_json::Value,
     pub version: String,
+    /// The vantage point that swept (`--vantage`); empty in records spooled before vantages existed.
+    #[serde(default)]
+    pub vantage: String,
 }
 
 /// What goes to a store, and to the spool when a store is away. Written in order: a sweep's start record, its
@@ -113,7 +116,15 @@ pub struct SweepInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record {
     Sweep(SweepInfo),
-    Rows { id: Uuid, sweep: Uuid, rows: Vec<Row> },
+    Rows {
+        id: Uuid,
+        sweep: Uuid,
+        rows: Vec<Row>,
+        /// The sweep's vantage point: a replay stores the rows under the vantage that checked them, not the
+        /// replaying run's.
+        #[serde(default)]
+        vantage: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

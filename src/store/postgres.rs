@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 /// Serialises schema changes between pinger processes that start at the same moment.
 const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 
 const COPY: &str = "COPY pinger_data (sweep_id, host, ping_timestamp, result, status, rtt_ms, rtt_min_ms, \
-                    rtt_max_ms, sent, received, duplicates, late, icmp_type, icmp_code, icmp_from, error) \
+                    rtt_max_ms, sent, received, duplicates, late, icmp_type, icmp_code, icmp_from, error, vantage) \
                     FROM STDIN (FORMAT binary)";
 
 /// Rows per COPY transaction. Fixed, so that a batch splits the same way when it is replayed.
@@ -203,10 +203,11 @@ impl Postgres {
         let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         self.lanes[0].client.execute(
             "INSERT INTO sweeps (id, started_at, finished_at, host_count, alive, timeout, unreachable, source, \
-             options, pinger_version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ($9::text)::jsonb, $10) \
+             options, pinger_version, vantage) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ($9::text)::jsonb, $10, $11) \
              ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, host_count = EXCLUDED.host_count, \
              source = EXCLUDED.source, options = EXCLUDED.options, pinger_version = EXCLUDED.pinger_version, \
+             vantage = EXCLUDED.vantage, \
              finished_at = COALESCE(EXCLUDED.finished_at, sweeps.finished_at), \
              alive = COALESCE(EXCLUDED.alive, sweeps.alive), timeout = COALESCE(EXCLUDED.timeout, sweeps.timeout), \
              unreachable = COALESCE(EXCLUDED.unreachable, sweeps.unreachable)",
@@ -221,6 +222,7 @@ impl Postgres {
                 &s.source,
                 &s.options.to_string(),
                 &s.version,
+                &s.vantage,
             ],
         )?;
         Ok(())
@@ -229,7 +231,13 @@ impl Postgres {
     /// Stores a batch as parts of [`PART_ROWS`] rows, COPYed in parallel over the lanes. Each part commits with
     /// its own id (the batch id with the part number folded in), so whichever parts committed before a failure
     /// are skipped when the batch is written again.
-    fn write_rows(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<std::io::Result<()>, postgres::Error> {
+    fn write_rows(
+        &mut self,
+        id: Uuid,
+        sweep: Uuid,
+        vantage: &str,
+        rows: &[Row],
+    ) -> Result<std::io::Result<()>, postgres::Error> {
         let parts: Vec<(Uuid, &[Row])> =
             rows.chunks(PART_ROWS).enumerate().map(|(k, p)| (Uuid::from_u128(id.as_u128() ^ k as u128), p)).collect();
         let lanes = self.lanes.len();
@@ -242,7 +250,7 @@ impl Postgres {
                     let mine: Vec<(Uuid, &[Row])> = parts.iter().skip(l).step_by(lanes).copied().collect();
                     scope.spawn(move || {
                         for (part_id, part) in mine {
-                            match lane.copy_part(part_id, sweep, part) {
+                            match lane.copy_part(part_id, sweep, vantage, part) {
                                 Ok(Ok(())) => {}
                                 other => return other,
                             }
@@ -301,21 +309,27 @@ pub fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> {
 
 impl Lane {
     /// The outer error is Postgres' own; the inner one an I/O failure while streaming the COPY.
-    fn copy_part(&mut self, id: Uuid, sweep: Uuid, rows: &[Row]) -> Result<std::io::Result<()>, postgres::Error> {
+    fn copy_part(
+        &mut self,
+        id: Uuid,
+        sweep: Uuid,
+        vantage: &str,
+        rows: &[Row],
+    ) -> Result<std::io::Result<()>, postgres::Error> {
         let mut tx = self.client.transaction()?;
         // The sweep's own record normally came first; if it was lost (a server that lost a commit in a crash),
         // a placeholder keeps the rows' reference valid until the sweep's finish record fills it in.
         let first = rows.first().map_or(std::time::UNIX_EPOCH, Row::at);
         tx.execute(
-            "INSERT INTO sweeps (id, started_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-            &[&sweep, &first],
+            "INSERT INTO sweeps (id, started_at, vantage) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            &[&sweep, &first, &vantage],
         )?;
         let fresh = tx.execute(
             "INSERT INTO pinger_batches (id, sweep_id, row_count) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             &[&id, &sweep, &(rows.len() as i32)],
         )?;
         if fresh == 1 {
-            super::copy::encode(sweep, rows, &mut self.buf);
+            super::copy::encode(sweep, vantage, rows, &mut self.buf);
             let mut w = tx.copy_in(COPY)?;
             if let Err(e) = w.write_all(&self.buf) {
                 // Dropping the writer unfinished aborts the COPY and the transaction: none of the part is in.
@@ -332,7 +346,7 @@ impl Postgres {
     pub fn write(&mut self, record: &Record) -> Result<(), StoreError> {
         let r = match record {
             Record::Sweep(s) => self.write_sweep(s).map(Ok),
-            Record::Rows { id, sweep, rows } => self.write_rows(*id, *sweep, rows),
+            Record::Rows { id, sweep, rows, vantage } => self.write_rows(*id, *sweep, vantage, rows),
         };
         match r {
             Ok(Ok(())) => Ok(()),

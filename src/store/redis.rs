@@ -2,10 +2,12 @@
 //!
 //! The key is the bare address by default (so the original tool's `redis-cli get ADDRESS` still works),
 //! optionally prefixed; the value is a small JSON object; every key gets a TTL so that a host that leaves the
-//! list does not stay "up" for ever.
+//! list does not stay "up" for ever. A pinger with a `--vantage` writes each result twice: under `ADDRESS` (the
+//! latest from any vantage point: whichever pinger wrote last) and under `ADDRESS@VANTAGE` (the latest from that
+//! vantage point).
 //!
 //! The value, as `redis-cli get 127.0.0.1` shows it:
-//! `{"status":"alive","alive":true,"rtt_ms":0.041,"at":"2026-11-24T11:26:49.123456Z","sweep":"<uuid>","sent":1,"received":1}`
+//! `{"status":"alive","alive":true,"rtt_ms":0.041,"at":"2026-11-24T11:26:49.123456Z","sweep":"<uuid>","sent":1,"received":1,"vantage":"site-a"}`
 
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ struct Latest<'a> {
     sweep: &'a str,
     sent: u16,
     received: u16,
+    vantage: &'a str,
 }
 
 fn as_text<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
@@ -76,9 +79,10 @@ impl Redis {
         Ok(Redis { conn, prefix: prefix.to_string(), ttl, target, value: Vec::with_capacity(160), key: String::new() })
     }
 
-    /// One `SET key value [EX ttl]` per row. Key and value are formatted into reused buffers: at half a million
-    /// rows a second, per-row allocations were a visible share of the writer's time.
-    fn pipeline(&mut self, sweep: Uuid, rows: &[Row]) -> redis::Pipeline {
+    /// One `SET key value [EX ttl]` per row, two with a vantage point (the host's key and its vantage's). Key and value are formatted into
+    /// reused buffers: at half a million rows a second, per-row allocations were a visible share of the writer's
+    /// time.
+    fn pipeline(&mut self, sweep: Uuid, vantage: &str, rows: &[Row]) -> redis::Pipeline {
         use std::fmt::Write as _;
         let mut p = redis::pipe();
         let mut sweep_buf = Uuid::encode_buffer();
@@ -93,17 +97,24 @@ impl Redis {
                 sweep,
                 sent: r.sent,
                 received: r.received,
+                vantage,
             };
             // Writing JSON into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut self.value, &latest);
             self.key.clear();
             self.key.push_str(&self.prefix);
             let _ = write!(self.key, "{}", r.host);
-            let cmd = p.cmd("SET").arg(&self.key).arg(&self.value);
-            if let Some(ttl) = self.ttl {
-                cmd.arg("EX").arg(ttl);
+            for per_vantage in [false, true].into_iter().take(if vantage.is_empty() { 1 } else { 2 }) {
+                if per_vantage {
+                    self.key.push('@');
+                    self.key.push_str(vantage);
+                }
+                let cmd = p.cmd("SET").arg(&self.key).arg(&self.value);
+                if let Some(ttl) = self.ttl {
+                    cmd.arg("EX").arg(ttl);
+                }
+                cmd.ignore();
             }
-            cmd.ignore();
         }
         p
     }
@@ -112,8 +123,8 @@ impl Redis {
 impl Redis {
     /// A batch's rows as one pipeline; the sweep's own record is Postgres' alone.
     pub fn write(&mut self, record: &Record) -> Result<(), StoreError> {
-        let Record::Rows { sweep, rows, .. } = record else { return Ok(()) };
-        let p = self.pipeline(*sweep, rows);
+        let Record::Rows { sweep, rows, vantage, .. } = record else { return Ok(()) };
+        let p = self.pipeline(*sweep, vantage, rows);
         p.exec(&mut self.conn).map_err(|e| unavailable(&self.target, "pipeline failed", &e))
     }
 }

@@ -26,6 +26,7 @@ fn record() -> Record {
         source: "test".into(),
         options: serde_json::json!({}),
         version: "0".into(),
+        vantage: "test".into(),
     })
 }
 

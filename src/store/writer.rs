@@ -80,7 +80,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn spawn(setup: Setup) -> Writer {
-        let (tx, handover) = Handover::new(setup.wall, setup.sweep.id);
+        let (tx, handover) = Handover::new(setup.wall, setup.sweep.id, setup.sweep.vantage.clone());
         let spool_dir = setup.spool.as_ref().map(|s| s.dir().to_path_buf());
         let theirs = handover.clone();
         let handle = std::thread::Builder::new()

@@ -11,11 +11,14 @@ fn compared(exact: bool) -> (&'static str, impl Fn(&str) -> String) {
     (rtt, move |t: &str| if exact { t.to_string() } else { format!("date_trunc('second', {t})") })
 }
 
-/// Per host and hour (or day): every counter the rollups keep, computed straight from `pinger_data`.
+/// A series: a host as one vantage point saw it.
+const SERIES: &str = "host::text || '@' || vantage";
+
+/// Per host, vantage point and hour (or day): every counter the rollups keep, computed straight from `pinger_data`.
 fn recomputed(period: &str, exact: bool) -> String {
     let (rtt, time) = compared(exact);
     format!(
-        "SELECT host, {period} AS p, count(*)::int, (count(*) - count(*) FILTER (WHERE result))::int, \
+        "SELECT {SERIES}, {period} AS p, count(*)::int, (count(*) - count(*) FILTER (WHERE result))::int, \
          sum(coalesce(sent, 1))::int, sum(coalesce(received, CASE WHEN result THEN 1 ELSE 0 END))::int, \
          sum(coalesce(duplicates, 0))::int, count(rtt_ms) FILTER (WHERE result)::int, \
          (min(coalesce(rtt_min_ms, rtt_ms)) FILTER (WHERE result))::{rtt}, \
@@ -32,7 +35,7 @@ fn recomputed(period: &str, exact: bool) -> String {
 fn stored(table: &str, period: &str, exact: bool) -> String {
     let (rtt, time) = compared(exact);
     format!(
-        "SELECT host, {period}, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms::{rtt}, \
+        "SELECT {SERIES}, {period}, checks, failures, sent, received, duplicates, rtt_count, rtt_min_ms::{rtt}, \
          rtt_max_ms::{rtt}, {sum} rtt_hist[1], rtt_hist[11], {}, {} FROM {table}",
         time("last_at"),
         time("last_up_at"),
@@ -58,9 +61,9 @@ pub fn assert_history_matches_raw(pg: &PgServer) {
     );
     assert_eq!(hourly, "", "pinger_hourly differs from the raw rows (recomputed first, then stored)");
     let sums = pg.query(&format!(
-        "SELECT count(*) FROM pinger_hourly h FULL JOIN (SELECT host, {hour} AS hour, \
+        "SELECT count(*) FROM pinger_hourly h FULL JOIN (SELECT host, vantage, {hour} AS hour, \
          coalesce(sum(rtt_ms) FILTER (WHERE result), 0) AS s FROM pinger_data WHERE ping_timestamp < {rolled} \
-         GROUP BY 1, 2) r ON r.host = h.host AND r.hour = h.hour \
+         GROUP BY 1, 2, 3) r ON r.host = h.host AND r.vantage = h.vantage AND r.hour = h.hour \
          WHERE NOT abs(h.rtt_sum_ms - r.s) <= 1e-6 * abs(r.s) + 1e-9 OR h.host IS NULL OR r.host IS NULL"
     ));
     assert_eq!(sums, "0", "pinger_hourly's RTT sums differ from the raw rows' beyond `real` precision");
@@ -81,13 +84,18 @@ pub fn assert_history_matches_raw(pg: &PgServer) {
     assert_eq!(packed, "0", "every packed day's histogram is compressed");
     // An outage: the failed checks that share the last good check before them; it ends at the first good
     // check after them.
-    let outages = "SELECT f.host, min(f.t), (SELECT min(s.ping_timestamp) FROM pinger_data s WHERE s.host = f.host \
-                   AND s.result AND s.ping_timestamp > max(f.t)), count(*)::int, max(f.t) FROM ( \
-                   SELECT d.host, d.ping_timestamp AS t, (SELECT max(s.ping_timestamp) FROM pinger_data s \
-                   WHERE s.host = d.host AND s.result AND s.ping_timestamp < d.ping_timestamp) AS prev_up \
-                   FROM pinger_data d WHERE NOT d.result) f GROUP BY f.host, f.prev_up";
-    let diff =
-        difference(pg, outages, "SELECT host, started_at, ended_at, failed_checks, last_failed_at FROM pinger_outages");
+    // Each vantage point's checks of a host are a series of their own.
+    let outages = "SELECT f.host, f.vantage, min(f.t), (SELECT min(s.ping_timestamp) FROM pinger_data s \
+                   WHERE s.host = f.host AND s.vantage = f.vantage AND s.result AND s.ping_timestamp > max(f.t)), \
+                   count(*)::int, max(f.t) FROM ( \
+                   SELECT d.host, d.vantage, d.ping_timestamp AS t, (SELECT max(s.ping_timestamp) FROM pinger_data s \
+                   WHERE s.host = d.host AND s.vantage = d.vantage AND s.result AND s.ping_timestamp < d.ping_timestamp) \
+                   AS prev_up FROM pinger_data d WHERE NOT d.result) f GROUP BY f.host, f.vantage, f.prev_up";
+    let diff = difference(
+        pg,
+        outages,
+        "SELECT host, vantage, started_at, ended_at, failed_checks, last_failed_at FROM pinger_outages",
+    );
     assert_eq!(diff, "", "pinger_outages differs from the raw rows");
 }
 

@@ -118,6 +118,13 @@ impl PgServer {
                        hostssl all all 127.0.0.2/32 scram-sha-256\n";
             std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("pg_hba.conf");
         }
+        if netns.is_some() {
+            // Inside its own namespace the server listens on every address there, so that other namespaces reach
+            // it over veth links (198.18.0.0/15, the test range); nothing outside the namespace can.
+            let hba = std::fs::read_to_string(dir.join("data/pg_hba.conf")).expect("pg_hba.conf");
+            std::fs::write(dir.join("data/pg_hba.conf"), hba + "host all all 198.18.0.0/15 scram-sha-256\n")
+                .expect("pg_hba.conf");
+        }
         let pg = PgServer { dir, bin, port: free_port(), fsync, netns, tls: tls.is_some() };
         pg.start_again();
         check(&mut pg.psql("postgres", "CREATE DATABASE pinger"), "create database");
@@ -126,9 +133,10 @@ impl PgServer {
 
     pub fn start_again(&self) {
         let mut opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
+            "-p {} -k {} -c listen_addresses={} -c fsync={}",
             self.port,
             self.dir.display(),
+            if self.netns.is_some() { "'*'" } else { "127.0.0.1" },
             if self.fsync { "on" } else { "off" }
         );
         if self.tls {
@@ -158,7 +166,12 @@ impl PgServer {
 
     /// The connection URL pinger is given (tests pass it through the environment, never argv).
     pub fn url(&self) -> String {
-        format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/pinger", self.port)
+        self.url_at("127.0.0.1")
+    }
+
+    /// The URL by another address of the server's namespace (one end of a veth link).
+    pub fn url_at(&self, addr: &str) -> String {
+        format!("postgres://postgres:{PG_PASSWORD}@{addr}:{}/pinger", self.port)
     }
 
     /// The server and all its backends.
@@ -300,7 +313,12 @@ impl RedisServer {
     fn start_full(tls: Option<&super::certs::Certs>, netns: Option<String>) -> RedisServer {
         let port = free_port().to_string();
         let mut c = RedisServer::command(netns.as_deref(), "redis-server");
-        c.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        // In a namespace of its own, reachable from other namespaces over veth links (as the Postgres above).
+        match netns {
+            Some(_) => c.args(["--bind", "*", "--protected-mode", "no"]),
+            None => c.args(["--bind", "127.0.0.1"]),
+        };
+        c.args(["--save", "", "--appendonly", "no"]);
         match tls {
             None => c.args(["--port", &port]),
             Some(t) => c
@@ -328,8 +346,13 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
+        self.url_at("127.0.0.1")
+    }
+
+    /// The URL by another address of the server's namespace (one end of a veth link).
+    pub fn url_at(&self, addr: &str) -> String {
         let scheme = if self.tls_ca.is_some() { "rediss" } else { "redis" };
-        format!("{scheme}://127.0.0.1:{}/", self.port)
+        format!("{scheme}://{addr}:{}/", self.port)
     }
 
     /// `redis-cli -p PORT ARGS...`, its output trimmed.
