@@ -184,6 +184,49 @@ fn a_host_silent_from_one_site_is_partly_down_and_from_every_site_down_everywher
     assert_eq!(get("198.19.0.3")["status"], "timeout");
     assert_eq!(get("198.19.0.1")["vantage"], "site-3", "the plain key holds the last site's result");
 
+    // pinger serve, beside the servers, looked at from site-1 over its link: the state in the least available list,
+    // each vantage point on the host page, who saw the outages going on now.
+    let serve = common::serve::Serve::start(
+        {
+            let mut c = w.db.pinger();
+            c.args(["serve", "--listen", "198.18.201.1:0"])
+                .env("DATABASE_URL", w.pg.url())
+                .env("REDIS_URL", w.redis.url());
+            c
+        },
+        "vantage",
+    );
+    let fetch = |path: &str| {
+        let out = run(std::process::Command::new("ip")
+            .args(["netns", "exec", &w.sites[0].name, "curl", "-sf"])
+            .arg(format!("http://198.18.201.1:{}{path}", serve.port)));
+        assert!(out.status.success(), "GET {path}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let o: Value = serde_json::from_str(&fetch("/api/overview")).expect("JSON");
+    let states: Vec<(&str, &str)> = o["least_available"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["host"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("198.19.0.3", "down everywhere"), ("198.19.0.2", "partly down"), ("198.19.0.1", "up")]);
+    let mut seen: Vec<String> = o["outages_now"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{}@{}", x["host"].as_str().unwrap(), x["vantage"].as_str().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["198.19.0.2@site-1", "198.19.0.3@site-1", "198.19.0.3@site-2", "198.19.0.3@site-3"]);
+    let page = fetch("/");
+    assert!(page.contains("partly down (from 1 of 3 vantage points)") && page.contains("<th>seen from</th>"), "{page}");
+    let page = fetch("/host/198.19.0.2");
+    assert!(
+        page.contains("By vantage point") && page.contains("<td>site-1</td><td class=\"num\">50.00%</td>"),
+        "{page}"
+    );
+
     // The sweeps record who swept.
     assert_eq!(
         w.pg.query("SELECT string_agg(vantage, ',' ORDER BY vantage) FROM sweeps"),

@@ -170,6 +170,8 @@ pub struct HostView {
     /// The last check Postgres has.
     pub last_check: Option<String>,
     pub windows: Vec<Window>,
+    /// Each vantage point's view over 24 h (one unnamed one when a single pinger writes the history).
+    pub vantages: Vec<crate::report::query::FromVantage>,
     /// Newest first.
     pub outages: Vec<Outage>,
     pub range: String,

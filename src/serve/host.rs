@@ -85,6 +85,35 @@ fn windows(h: &HostView) -> String {
         );
     }
     b.push_str("</tbody></table>");
+    b += &vantages(h);
+    b
+}
+
+/// Each vantage point's view over 24 h, when the vantage points have names (several pingers write the history).
+fn vantages(h: &HostView) -> String {
+    if h.vantages.iter().all(|v| v.vantage.is_empty()) {
+        return String::new();
+    }
+    let mut b = String::from(
+        "<h2>By vantage point, over 24h</h2><table id=\"vantages\"><thead><tr><th>vantage point</th>\
+         <th class=\"num\">availability</th><th class=\"num\">checks</th><th class=\"num\">failed</th>\
+         <th class=\"num\">probe loss</th><th>now</th><th>last alive (UTC)</th></tr></thead><tbody>",
+    );
+    for v in &h.vantages {
+        let now = if v.up_now { "up" } else { "down" };
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"{now}\">{now}</td><td>{}</td></tr>",
+            esc(if v.vantage.is_empty() { "-" } else { &v.vantage }),
+            pct(Some(v.availability_pct)),
+            v.checks,
+            v.failures,
+            pct(v.loss_pct),
+            text(v.last_alive.as_deref())
+        );
+    }
+    b.push_str("</tbody></table>");
     b
 }
 

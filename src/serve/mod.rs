@@ -242,7 +242,9 @@ impl Worker {
     }
 
     fn host(&mut self, addr: IpAddr, range: ChartRange) -> Result<HostView, Failure> {
-        let Some(query::HostHistory { windows, outages, last_check }) = self.with_db(|c| query::host(c, addr))? else {
+        let Some(query::HostHistory { windows, vantages, outages, last_check }) =
+            self.with_db(|c| query::host(c, addr))?
+        else {
             return Err(Failure::NotFound(format!(
                 "no check of {addr} is stored: it was never swept into this database, or its history has expired"
             )));
@@ -253,6 +255,7 @@ impl Worker {
             now: self.redis.get(addr),
             last_check,
             windows,
+            vantages,
             outages,
             range: range.label().into(),
             grain: if range.daily() { "day" } else { "hour" }.into(),

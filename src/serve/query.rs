@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use postgres::Client;
 
 use super::data::*;
-use crate::report::query::{availability_columns, AVAILABILITY_WIDTH};
+use crate::report::query::{availability_columns, FromVantage, AVAILABILITY_WIDTH};
 use crate::report::ts_sql;
 
 /// Postgres failed to answer (the message names the server, never the password).
@@ -186,6 +186,8 @@ pub fn heatmap(client: &mut Client) -> Result<Heatmap> {
 /// What Postgres knows of one host, apart from its chart.
 pub struct HostHistory {
     pub windows: Vec<Window>,
+    /// Each vantage point's view over 24 h.
+    pub vantages: Vec<FromVantage>,
     pub outages: Vec<Outage>,
     pub last_check: Option<String>,
 }
@@ -215,6 +217,26 @@ pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<HostHistory>> {
             last_alive: r.get(5),
         })
         .collect();
+    let vantages = client
+        .query(
+            &format!(
+                "SELECT vantage, checks, failures, availability_pct::float8, loss_pct::float8, last_result, {} \
+                 FROM pinger_availability_by_vantage(now() - interval '24 hours', $1) ORDER BY vantage",
+                ts_sql("last_alive")
+            ),
+            &[&addr],
+        )?
+        .iter()
+        .map(|r| FromVantage {
+            vantage: r.get(0),
+            checks: r.get(1),
+            failures: r.get(2),
+            availability_pct: r.get(3),
+            loss_pct: r.get(4),
+            up_now: r.get(5),
+            last_alive: r.get(6),
+        })
+        .collect();
     let outages = client.query(
         &format!(
             "SELECT {} FROM (SELECT * FROM pinger_outages WHERE host = $1 ORDER BY started_at DESC LIMIT $2) o \
@@ -237,7 +259,7 @@ pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<HostHistory>> {
     if last.is_none() && outages.is_empty() && windows.iter().all(|w| w.checks == 0) {
         return Ok(None);
     }
-    Ok(Some(HostHistory { windows, outages: outages.iter().map(outage_of).collect(), last_check: last }))
+    Ok(Some(HostHistory { windows, vantages, outages: outages.iter().map(outage_of).collect(), last_check: last }))
 }
 
 /// The histogram of the checks' mean RTTs, in the buckets of `pinger_rtt_bounds()`, over raw rows `d`.
