@@ -135,6 +135,16 @@ impl Collector {
         }
     }
 
+    /// How many addresses of `e` the filter permits; a lone address costs one filter check, no spans.
+    fn permitted_len(&self, e: Entry) -> u128 {
+        match e {
+            Entry::V4(a) => u128::from(self.filter.check(IpAddr::V4(a.into())).is_ok()),
+            Entry::Wide(_) => self.hosts_of(e).map_or(0, |s| {
+                span::runs(s, &self.filter).iter().filter(|(_, skip)| skip.is_none()).map(|(r, _)| r.len()).sum()
+            }),
+        }
+    }
+
     /// The permitted runs of every entry, in list order.
     fn permitted(&self) -> impl Iterator<Item = Span> + '_ {
         self.entries
@@ -150,7 +160,7 @@ impl Collector {
     /// 1,000,000-line list was sorted just to learn that it fits).
     fn planned(&self) -> u128 {
         let names = self.names.len() as u128;
-        let upper = self.permitted().map(|s| s.len()).fold(names, u128::saturating_add);
+        let upper = self.entries.iter().map(|e| self.permitted_len(*e)).fold(names, u128::saturating_add);
         if upper <= self.max_hosts as u128 {
             return upper;
         }
@@ -207,6 +217,10 @@ impl Collector {
         if hosts > self.max_hosts as u128 {
             return Err(TooManyHosts { hosts, max: self.max_hosts, fenced: !self.filter.allow.is_empty() });
         }
+        // At most that many (fewer if blocks overlap): room for all at once, not grown by doubling, which held
+        // the old and the new vector together (427 MB for a /8 at the last step). Pages never written cost no
+        // memory; if the bound is too large to reserve, the vector grows as before.
+        let _ = self.hosts.try_reserve_exact(usize::try_from(hosts).unwrap_or(usize::MAX));
         let names = std::mem::take(&mut self.names);
         let just_names: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
         let resolved = if names.is_empty() {
@@ -237,10 +251,15 @@ impl Collector {
                     }
                 }
             }
-            if let Some(e) = entry {
-                if !self.offer_entry(self.hosts_of(*e)) {
-                    break;
-                }
+            let taken = match entry {
+                None => true,
+                // A lone address is offered as is: the same verdicts and counts as its one-address span, without
+                // cutting it.
+                Some(Entry::V4(a)) => self.offer(IpAddr::V4((*a).into())),
+                Some(e) => self.offer_entry(self.hosts_of(*e)),
+            };
+            if !taken {
+                break;
             }
         }
         if self.full() && (next_name.peek().is_some() || self.report.truncated) {
