@@ -74,7 +74,7 @@ struct HostState {
     pending: u16,
     /// The next probe a `Resend` may release; lower ones are already due or sent. The wheel cannot take a timer
     /// back, so a send the kernel pushed back leaves its `Resend` behind when the retry arms another: once one
-    /// has released the probe, any other finds it below this and does nothing. (Sits in padding: still 40 bytes.)
+    /// has released the probe, any other finds it below this and does nothing.
     next: u16,
     /// Probes sent and not yet answered or expired.
     outstanding: u16,
