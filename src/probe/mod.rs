@@ -6,7 +6,8 @@
 //!
 //! This file holds the prober's state, sending, timers and verdicts; `reply.rs` the rules for crediting a reply
 //! or an ICMP error (and nowhere else); `tag.rs` the keyed identifiers and check values, `inflight.rs` the table
-//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket.
+//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket, `addrs.rs` the
+//! probed addresses in 4 bytes a host.
 
 mod addrs;
 mod inflight;
