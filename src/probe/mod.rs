@@ -6,8 +6,10 @@
 //!
 //! This file holds the prober's state, sending, timers and verdicts; `reply.rs` the rules for crediting a reply
 //! or an ICMP error (and nowhere else); `tag.rs` the keyed identifiers and check values, `inflight.rs` the table
-//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket.
+//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket, `addrs.rs` the
+//! probed addresses in 4 bytes a host.
 
+mod addrs;
 mod inflight;
 mod rate;
 mod reply;
@@ -24,6 +26,7 @@ use std::time::Duration;
 use crate::outcome::{HostResult, ProbeError, Rtt, Stats, Status};
 use crate::time::Time;
 use crate::wire::{EchoPayload, EchoRequest};
+use addrs::Addrs;
 use inflight::{Flight, Inflight};
 use rate::Bucket;
 pub use tag::{Key, Tag};
@@ -74,7 +77,7 @@ struct HostState {
     pending: u16,
     /// The next probe a `Resend` may release; lower ones are already due or sent. The wheel cannot take a timer
     /// back, so a send the kernel pushed back leaves its `Resend` behind when the retry arms another: once one
-    /// has released the probe, any other finds it below this and does nothing. (Sits in padding: still 40 bytes.)
+    /// has released the probe, any other finds it below this and does nothing.
     next: u16,
     /// Probes sent and not yet answered or expired.
     outstanding: u16,
@@ -114,7 +117,7 @@ struct HostState {
 pub struct Prober {
     cfg: ProbeConfig,
     key: Key,
-    targets: Vec<IpAddr>,
+    targets: Addrs,
     hosts: Vec<HostState>,
     /// The first error seen per host; rare, so kept beside the dense per-host state.
     errors: HashMap<HostId, ProbeError>,
@@ -152,6 +155,8 @@ impl Prober {
             r => (u64::from(r) * (timeout_ns / 1_000_000 + 1000) / 1000).max(1 << 12),
         };
         // Probe 0 of every host is released by `next_host`, not by a `Resend`.
+        // The compact addresses first, so that the list given is freed before the per-host states are made.
+        let targets = Addrs::new(targets);
         let hosts = vec![HostState { pending: cfg.probes, next: 1, ..HostState::default() }; targets.len()];
         Ok(Prober {
             inflight: Inflight::with_capacity(total.min(expected_inflight) as usize),
@@ -178,7 +183,7 @@ impl Prober {
     }
 
     pub fn has_ipv6(&self) -> bool {
-        self.targets.iter().any(IpAddr::is_ipv6)
+        self.targets.has_ipv6()
     }
 
     pub fn host_count(&self) -> usize {
@@ -210,7 +215,7 @@ impl Prober {
             self.next_host += 1;
         }
         let tag = self.tag_of(host, probe);
-        let dst = self.targets[host as usize];
+        let dst = self.targets.of(host);
         let mac = self.key.mac(tag, host, probe, now.0, dst);
         let request =
             EchoRequest { id: tag.id(), seq: tag.seq(), payload: EchoPayload { host, probe, sent_ns: now.0, mac } };
@@ -362,7 +367,7 @@ impl Prober {
             max: Duration::from_nanos(st.rtt_max),
         });
         Some(HostResult {
-            host: self.targets[host as usize],
+            host: self.targets.of(host),
             status,
             sent: st.sent,
             refused: st.refused,

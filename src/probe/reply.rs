@@ -44,7 +44,7 @@ impl Prober {
         let Some(p) = self.authentic(tag, payload) else {
             return self.stats.rx_foreign += 1;
         };
-        if from != self.targets[p.host as usize] {
+        if from != self.targets.of(p.host) {
             return self.stats.rx_spoofed += 1;
         }
         let timeout = self.cfg.timeout.as_nanos() as u64;
@@ -84,7 +84,7 @@ impl Prober {
         };
         // Routers often quote only the 8-byte echo header; when they quote our payload, it must check out too.
         let quote_ok = quoted.len() < PAYLOAD_LEN || self.authentic(tag, quoted).is_some_and(|p| p.host == f.host);
-        if probe_dst != self.targets[f.host as usize] || !quote_ok {
+        if probe_dst != self.targets.of(f.host) || !quote_ok {
             return self.stats.rx_foreign += 1;
         }
         if rx > f.sent_at + self.cfg.timeout {
@@ -97,7 +97,7 @@ impl Prober {
     /// The payload, if its check value proves this run sent it with this tag.
     fn authentic(&self, tag: Tag, payload: &[u8]) -> Option<EchoPayload> {
         let p = EchoPayload::parse(payload)?;
-        let dst = *self.targets.get(p.host as usize)?;
+        let dst = self.targets.get(p.host)?;
         let ok = p.probe < self.cfg.probes
             && self.tag_of(p.host, p.probe) == tag
             && self.key.mac(tag, p.host, p.probe, p.sent_ns, dst) == p.mac;

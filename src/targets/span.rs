@@ -86,6 +86,11 @@ fn allowed(span: Span, filter: &Filter) -> Vec<Span> {
 /// `span` cut into runs in address order: `None` for addresses to take, `Some(reason)` for addresses to skip.
 /// Reserved wins over not allowed, as in [`Filter::check`]. Adjacent runs never share a verdict.
 pub fn runs(span: Span, filter: &Filter) -> Vec<(Span, Option<Skip>)> {
+    if span.first == span.last {
+        // One address, the usual line of a host list: its verdict is the filter's, without cutting (which
+        // allocated four vectors per line, a fifth of reading a 1,000,000-line list).
+        return vec![(span, filter.check(span.addr(span.first)).err())];
+    }
     let allowed = allowed(span, filter);
     let reserved: Vec<Span> =
         RESERVED.iter().filter_map(|(c, _)| span.intersect(&Span::of_block(c))).collect::<Vec<_>>();

@@ -11,18 +11,18 @@ pub fn spread(hosts: &mut Vec<IpAddr>) {
         IpAddr::V4(a) => u128::from(u32::from(*a) >> 8),
         IpAddr::V6(a) => (u128::from(*a) >> 80) | (1 << 100),
     };
-    let mut seen: HashMap<u128, u32> = HashMap::new();
-    let mut keyed: Vec<(u32, u32, IpAddr)> = Vec::with_capacity(hosts.len());
-    let mut first_seen: HashMap<u128, u32> = HashMap::new();
-    for ip in hosts.iter() {
-        let n = net(ip);
-        let order = first_seen.len() as u32;
-        let group = *first_seen.entry(n).or_insert(order);
-        let rank = seen.entry(n).or_insert(0);
-        keyed.push((*rank, group, *ip));
-        *rank += 1;
+    // Per network: the order it was first seen in, and how many of its hosts are placed so far.
+    let mut nets: HashMap<u128, (u32, u32)> = HashMap::new();
+    // (rank in its network, network's order, index in `hosts`): 12 bytes to sort rather than the address.
+    let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(hosts.len());
+    for (i, ip) in hosts.iter().enumerate() {
+        let fresh = nets.len() as u32;
+        let (group, placed) = nets.entry(net(ip)).or_insert((fresh, 0));
+        keyed.push((*placed, *group, i as u32));
+        *placed += 1;
     }
-    keyed.sort_unstable_by_key(|&(rank, group, _)| (rank, group));
-    hosts.clear();
-    hosts.extend(keyed.into_iter().map(|(_, _, ip)| ip));
+    drop(nets);
+    // Each (rank, network) pair is one host's: the order is total, stability does not matter.
+    keyed.sort_unstable();
+    *hosts = keyed.into_iter().map(|(_, _, i)| hosts[i as usize]).collect();
 }

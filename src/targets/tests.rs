@@ -105,6 +105,8 @@ fn max_hosts_counts_distinct_permitted_hosts_and_one_per_name() {
     // The same block twice is still 254 hosts; two blocks are 508.
     assert_eq!(collect_at_most("127.0.0.0/24\n127.0.0.0/24\n", None, Filter::default(), 254), Ok(254));
     assert!(collect_at_most("127.0.0.0/24\n127.0.1.0/24\n", None, Filter::default(), 300).is_err());
+    // Lines over the limit only as written: the same address three times is one host.
+    assert_eq!(collect_at_most("127.0.0.1\n127.0.0.1\n127.0.0.1/32\n", None, Filter::default(), 1), Ok(1));
     // Only what the allow list lets through counts (127.0.0.1-15: the /8's network address is left out).
     assert_eq!(collect_at_most("127.0.0.0/8\n", None, allow("127.0.0.0/28"), 15), Ok(15));
     // A name may be one more host: refused before it is resolved.
