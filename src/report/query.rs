@@ -127,6 +127,36 @@ pub struct FromVantage {
     pub last_alive: Option<String>,
 }
 
+/// Each vantage point's view of `ip` over the last `secs` seconds (only `vantage`'s when given), by name.
+pub fn by_vantage(
+    client: &mut Client,
+    ip: IpAddr,
+    secs: f64,
+    vantage: Option<&str>,
+) -> Result<Vec<FromVantage>, postgres::Error> {
+    let rows = client.query(
+        &format!(
+            "SELECT vantage, checks, failures, availability_pct::float8, loss_pct::float8, last_result, {} \
+             FROM pinger_availability_by_vantage(now() - make_interval(secs => $2), $1) \
+             WHERE $3::text IS NULL OR vantage = $3 ORDER BY vantage",
+            ts_sql("last_alive")
+        ),
+        &[&ip, &secs, &vantage],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| FromVantage {
+            vantage: r.get(0),
+            checks: r.get(1),
+            failures: r.get(2),
+            availability_pct: r.get(3),
+            loss_pct: r.get(4),
+            up_now: r.get(5),
+            last_alive: r.get(6),
+        })
+        .collect())
+}
+
 /// One check of a host's history.
 pub struct Check {
     pub at: Option<String>,
@@ -174,15 +204,7 @@ pub fn host(
 ) -> Result<Host, postgres::Error> {
     let window = "now() - make_interval(secs => $2)";
     // $3 is the vantage point (NULL: all), $4 the limit.
-    let per = client.query(
-        &format!(
-            "SELECT vantage, checks, failures, availability_pct::float8, loss_pct::float8, last_result, {} \
-             FROM pinger_availability_by_vantage({window}, $1) WHERE $3::text IS NULL OR vantage = $3 \
-             ORDER BY vantage",
-            ts_sql("last_alive")
-        ),
-        &[&ip, &secs, &vantage],
-    )?;
+    let per = by_vantage(client, ip, secs, vantage)?;
     let summary = match vantage {
         None => client.query_opt(
             &format!(
@@ -230,18 +252,7 @@ pub fn host(
         up_now: summary.as_ref().map(|r| r.get(4)),
         loss_pct: summary.as_ref().and_then(|r| r.get(5)),
         state: summary.as_ref().map(|r| r.get(6)),
-        vantages: per
-            .iter()
-            .map(|r| FromVantage {
-                vantage: r.get(0),
-                checks: r.get(1),
-                failures: r.get(2),
-                availability_pct: r.get(3),
-                loss_pct: r.get(4),
-                up_now: r.get(5),
-                last_alive: r.get(6),
-            })
-            .collect(),
+        vantages: per,
         history: history
             .iter()
             .map(|r| Check { at: r.get(0), status: r.get(1), rtt_ms: r.get(2), vantage: r.get(3) })

@@ -217,26 +217,7 @@ pub fn host(client: &mut Client, addr: IpAddr) -> Result<Option<HostHistory>> {
             last_alive: r.get(5),
         })
         .collect();
-    let vantages = client
-        .query(
-            &format!(
-                "SELECT vantage, checks, failures, availability_pct::float8, loss_pct::float8, last_result, {} \
-                 FROM pinger_availability_by_vantage(now() - interval '24 hours', $1) ORDER BY vantage",
-                ts_sql("last_alive")
-            ),
-            &[&addr],
-        )?
-        .iter()
-        .map(|r| FromVantage {
-            vantage: r.get(0),
-            checks: r.get(1),
-            failures: r.get(2),
-            availability_pct: r.get(3),
-            loss_pct: r.get(4),
-            up_now: r.get(5),
-            last_alive: r.get(6),
-        })
-        .collect();
+    let vantages = crate::report::query::by_vantage(client, addr, 86_400.0, None)?;
     let outages = client.query(
         &format!(
             "SELECT {} FROM (SELECT * FROM pinger_outages WHERE host = $1 ORDER BY started_at DESC LIMIT $2) o \
