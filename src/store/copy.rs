@@ -1,6 +1,6 @@
 //! Postgres binary COPY encoding of result rows, written by hand into one reused buffer.
 //!
-//! The generic `BinaryCopyInWriter` boxes every field behind `dyn ToSql`; for 16 plain fields per row that was
+//! The generic `BinaryCopyInWriter` boxes every field behind `dyn ToSql`; for 17 plain fields per row that was
 //! most of the client's time. The format is small and stable (PostgreSQL docs, "COPY ... BINARY"); the store
 //! tests check every field against what Postgres reads back.
 
