@@ -177,6 +177,11 @@ fn a_host_silent_from_one_site_is_partly_down_and_from_every_site_down_everywher
         site1.iter().map(|v| (v["host"].as_str().unwrap(), v["availability_pct"].as_f64().unwrap())).collect();
     assert_eq!(pct, [("198.19.0.2", 50.0), ("198.19.0.3", 50.0), ("198.19.0.1", 100.0)]);
 
+    // A vantage point that has no checks (a typo) is said so, not printed as an empty list.
+    let out = run(w.db.pinger().args(["report", "--vantage", "site-4"]).env("DATABASE_URL", w.pg.url()));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("vantage points with checks there: site-1, site-2, site-3"), "{}", stderr(&out));
+
     // Redis: the latest result per host from any site, and one per site under HOST@VANTAGE.
     let get = |k: &str| -> Value { serde_json::from_str(&w.redis.cli(&["GET", k])).unwrap_or(Value::Null) };
     assert_eq!(get("198.19.0.2@site-1")["status"], "timeout");

@@ -170,6 +170,14 @@ pub fn run(cli: ReportCli, env: &Env, out: &mut impl Write) -> Result<(), Report
     let written = match host {
         None => {
             let rows = query::least_available(&mut db.client, secs, limit, vantage).map_err(|e| db.error(&e))?;
+            if let (Some(v), true) = (vantage, rows.is_empty()) {
+                // A misspelt name would otherwise print an empty list, as if every host were fine.
+                let known = query::vantages(&mut db.client, secs).map_err(|e| db.error(&e))?;
+                return Err(ReportError::NoData(format!(
+                    "no checks from vantage point {v:?} in the last {since_text}; vantage points with checks there: {}",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                )));
+            }
             if json {
                 render::least_json(out, &rows)
             } else {

@@ -127,6 +127,17 @@ pub struct FromVantage {
     pub last_alive: Option<String>,
 }
 
+/// The vantage points with checks in the last `secs` seconds, by name (`-` for the unnamed one), from the sweeps
+/// they recorded.
+pub fn vantages(client: &mut Client, secs: f64) -> Result<Vec<String>, postgres::Error> {
+    let rows = client.query(
+        "SELECT DISTINCT CASE WHEN vantage = '' THEN '-' ELSE vantage END FROM sweeps \
+         WHERE started_at >= now() - make_interval(secs => $1) ORDER BY 1",
+        &[&secs],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Each vantage point's view of `ip` over the last `secs` seconds (only `vantage`'s when given), by name.
 pub fn by_vantage(
     client: &mut Client,
