@@ -692,8 +692,9 @@ $$;
 -- last_status_change the latest of any; last_result the result of the latest check from any. `vantages` counts the
 -- vantage points that checked the host in the window, `down_from` those whose latest check of it failed, and
 -- `state` says what that means: 'up' (none), 'down everywhere' (all), 'partly down' (some): a host that does not
--- answer one vantage point but answers another is not down.
-CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet)
+-- answer one vantage point but answers another is not down. `only_vantage` (unless NULL) takes that vantage point
+-- alone.
+CREATE OR REPLACE FUNCTION pinger_availability(since timestamptz, only_host inet, only_vantage text DEFAULT NULL)
 RETURNS TABLE (host inet, checks bigint, failures bigint, availability_pct numeric, last_alive timestamptz,
                last_status_change timestamptz, last_result boolean, sent bigint, received bigint, loss_pct numeric,
                vantages integer, down_from integer, state text)
@@ -707,6 +708,7 @@ LANGUAGE sql STABLE SET jit = off AS $$
            CASE count(*) FILTER (WHERE NOT v.last_result) WHEN 0 THEN 'up' WHEN count(*) THEN 'down everywhere'
                 ELSE 'partly down' END
     FROM pinger_availability_by_vantage(since, only_host) v
+    WHERE only_vantage IS NULL OR v.vantage = only_vantage
     GROUP BY v.host
 $$;
 

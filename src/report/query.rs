@@ -46,16 +46,6 @@ pub fn availability_columns() -> String {
     )
 }
 
-/// The same columns from `pinger_availability_by_vantage`, for one vantage point (where it is the only one).
-fn one_vantage_columns() -> String {
-    format!(
-        "host(host), checks, failures, availability_pct::float8, loss_pct::float8, last_result, {}, {}, 1, \
-         (NOT last_result)::int, CASE WHEN last_result THEN 'up' ELSE 'down everywhere' END",
-        ts_sql("last_alive"),
-        ts_sql("last_status_change")
-    )
-}
-
 impl Availability {
     pub fn from_row(r: &postgres::Row) -> Availability {
         Availability {
@@ -96,21 +86,14 @@ pub fn least_available(
     limit: i64,
     vantage: Option<&str>,
 ) -> Result<Vec<Availability>, postgres::Error> {
-    let order = "ORDER BY availability_pct, failures DESC, host LIMIT $2";
-    let window = "now() - make_interval(secs => $1)";
-    let rows = match vantage {
-        None => client.query(
-            &format!("SELECT {} FROM pinger_availability({window}, NULL) {order}", availability_columns()),
-            &[&secs, &limit],
-        )?,
-        Some(v) => client.query(
-            &format!(
-                "SELECT {} FROM pinger_availability_by_vantage({window}, NULL) WHERE vantage = $3 {order}",
-                one_vantage_columns()
-            ),
-            &[&secs, &limit, &v],
-        )?,
-    };
+    let rows = client.query(
+        &format!(
+            "SELECT {} FROM pinger_availability(now() - make_interval(secs => $1), NULL, $3) \
+             ORDER BY availability_pct, failures DESC, host LIMIT $2",
+            availability_columns()
+        ),
+        &[&secs, &limit, &vantage],
+    )?;
     Ok(rows.iter().map(Availability::from_row).collect())
 }
 
@@ -216,25 +199,14 @@ pub fn host(
     let window = "now() - make_interval(secs => $2)";
     // $3 is the vantage point (NULL: all), $4 the limit.
     let per = by_vantage(client, ip, secs, vantage)?;
-    let summary = match vantage {
-        None => client.query_opt(
-            &format!(
-                "SELECT checks, failures, availability_pct::float8, {}, last_result, loss_pct::float8, state \
-                 FROM pinger_availability({window}, $1)",
-                ts_sql("last_alive")
-            ),
-            &[&ip, &secs],
-        )?,
-        Some(v) => client.query_opt(
-            &format!(
-                "SELECT checks, failures, availability_pct::float8, {}, last_result, loss_pct::float8, \
-                 CASE WHEN last_result THEN 'up' ELSE 'down everywhere' END \
-                 FROM pinger_availability_by_vantage({window}, $1) WHERE vantage = $3",
-                ts_sql("last_alive")
-            ),
-            &[&ip, &secs, &v],
-        )?,
-    };
+    let summary = client.query_opt(
+        &format!(
+            "SELECT checks, failures, availability_pct::float8, {}, last_result, loss_pct::float8, state \
+             FROM pinger_availability({window}, $1, $3)",
+            ts_sql("last_alive")
+        ),
+        &[&ip, &secs, &vantage],
+    )?;
     let history = client.query(
         &format!(
             "SELECT {}, status, rtt_ms, vantage FROM pinger_data WHERE host = $1 AND ping_timestamp >= {window} \
