@@ -245,7 +245,9 @@ fn a_host_silent_from_one_site_is_partly_down_and_from_every_site_down_everywher
 fn results_of_several_sites_for_the_same_host_in_the_same_minute_never_collide_in_rollups_or_outages() {
     need_root();
     let w = world("vc");
-    // The three sites sweep at once, twice: the second time .3 is silent from site-2 and site-3.
+    // The schema first (several pingers starting at once on a new database can still deadlock there: see the note
+    // of stop 19), then the three sites sweep at once, twice: the second time .3 is silent from site-2 and site-3.
+    w.sweep(1, &[]);
     for silent in [&[][..], &["198.19.0.3"][..]] {
         std::thread::scope(|s| {
             for k in 1..=3 {
@@ -268,7 +270,7 @@ fn results_of_several_sites_for_the_same_host_in_the_same_minute_never_collide_i
             "SELECT string_agg(vantage || ':' || checks || '/' || failures, ' ' ORDER BY vantage) \
              FROM pinger_hourly WHERE host = '198.19.0.3'"
         ),
-        "site-1:2/0 site-2:2/1 site-3:2/1"
+        "site-1:3/0 site-2:2/1 site-3:2/1"
     );
     assert_eq!(
         w.pg.query(
@@ -282,7 +284,7 @@ fn results_of_several_sites_for_the_same_host_in_the_same_minute_never_collide_i
     let host = &w.report(&["198.19.0.3", "--since", "1h"])[0];
     assert_eq!(
         (host["checks"].as_i64(), host["failures"].as_i64(), host["state"].as_str()),
-        (Some(6), Some(2), Some("partly down"))
+        (Some(7), Some(2), Some("partly down"))
     );
 }
 

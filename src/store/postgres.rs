@@ -291,20 +291,33 @@ fn open(pg: &PgConfig, target: &str) -> Result<Vec<Lane>, StoreError> {
 /// A connection attempt is under way on its thread (see [`Postgres::connect`]).
 static OPENING: AtomicBool = AtomicBool::new(false);
 
+/// The database holds this version of the schema. Asked without an error on a new database (inside a
+/// transaction an error would abort it).
+fn is_current(c: &mut impl postgres::GenericClient) -> bool {
+    let exists = c.query_one("SELECT to_regclass('pinger_schema') IS NOT NULL", &[]).is_ok_and(|r| r.get::<_, bool>(0));
+    exists
+        && c.query_opt("SELECT max(version) FROM pinger_schema", &[])
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.get::<_, Option<i32>>(0) == Some(SCHEMA_VERSION))
+}
+
 /// Applies `schema.sql` unless the database already holds this version. A current schema is left alone: its DDL
 /// would take table locks that a busy reader (Adminer) holds.
 pub fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> {
-    let current = client
-        .query_opt("SELECT version FROM pinger_schema WHERE to_regclass('pinger_schema') IS NOT NULL", &[])
-        .ok()
-        .flatten()
-        .is_some_and(|r| r.get::<_, i32>(0) == SCHEMA_VERSION);
-    if !current {
-        client.batch_execute(&format!(
-            "SELECT pg_advisory_lock({SCHEMA_LOCK}); {SCHEMA}; SELECT pg_advisory_unlock({SCHEMA_LOCK});"
-        ))?;
+    if is_current(client) {
+        return Ok(());
     }
-    Ok(())
+    // One pinger applies it; the others wait for its commit, then find it current. The lock is held until the
+    // commit: a session lock released at the end of the batch let the next pinger in before this one's tables
+    // were visible (its CREATE ... IF NOT EXISTS failed on the catalog), and one that applied the schema again
+    // while a third was already storing could deadlock with it (six pingers at once on a new database).
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    if !is_current(&mut tx) {
+        tx.batch_execute(SCHEMA)?;
+    }
+    tx.commit()
 }
 
 impl Lane {
