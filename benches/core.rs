@@ -93,8 +93,8 @@ fn bench_targets(c: &mut Criterion) {
         b.iter(|| {
             let mut col = pinger::targets::Collector::new(pinger::targets::Filter::default(), None, usize::MAX);
             col.read("bench", text.as_bytes()).expect("read");
-            let (mut hosts, report) = col.finish(Duration::ZERO).expect("under the limit");
-            pinger::targets::spread(&mut hosts);
+            let (hosts, report) = col.finish(Duration::ZERO).expect("under the limit");
+            let hosts = pinger::targets::spread(hosts);
             assert_eq!((hosts.len(), report.invalid), (1_000_000, 0));
             hosts
         })

@@ -6,13 +6,13 @@ use std::fs::File;
 use std::io::{self, BufReader};
 
 use crate::config::Config;
-use crate::targets::{Collector, ListReport};
+use crate::targets::{Addrs, Collector, ListReport};
 use crate::{source, Error};
 
 /// Reads the targets the configuration names: command-line targets and/or a host list file; with neither, the
 /// list from the URL (or its fallbacks). Returns the hosts in input order (the sweep spreads them over networks
 /// before probing, see [`targets::spread`]), what happened to the list, and where it came from.
-pub fn collect_targets(cfg: &Config) -> Result<(Vec<std::net::IpAddr>, ListReport, String), Error> {
+pub fn collect_targets(cfg: &Config) -> Result<(Addrs, ListReport, String), Error> {
     let mut c = Collector::new(cfg.filter.clone(), cfg.count, cfg.max_hosts).with_shard(cfg.shard);
     for t in &cfg.targets {
         // Checked in Config: every target is an address, a block or a name.

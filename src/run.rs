@@ -165,7 +165,7 @@ fn run_on(
 ) -> Result<Summary, Error> {
     let started = Instant::now();
     let started_us = store::unix_us(std::time::SystemTime::now());
-    let (mut hosts, list, origin) = collect_targets(&cfg)?;
+    let (hosts, list, origin) = collect_targets(&cfg)?;
     for (source, line, text) in &list.invalid_examples {
         eprintln!("pinger: {source}:{line}: not an address, CIDR block or host name: {text:?}");
     }
@@ -184,10 +184,10 @@ fn run_on(
         return Err(Error::NoTargets);
     }
     // Only `--in-order` needs the input order once the hosts are spread for probing.
-    let input_order = cfg.show.in_order.then(|| hosts.clone());
-    targets::spread(&mut hosts);
+    let input_order: Option<Vec<std::net::IpAddr>> = cfg.show.in_order.then(|| hosts.iter().collect());
+    let hosts = targets::spread(hosts);
     let total_probes = hosts.len() * usize::from(cfg.probe.probes);
-    let v6 = hosts.iter().filter(|h| h.is_ipv6()).count() * usize::from(cfg.probe.probes);
+    let v6 = hosts.v6_len() * usize::from(cfg.probe.probes);
     opened.fit(total_probes - v6, v6)?;
     if close_unused {
         if v6 == 0 {

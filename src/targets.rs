@@ -5,6 +5,7 @@
 //! are probed. One concept per file:
 //!
 //! ```text
+//! addrs.rs        the hosts by index, 4 bytes an IPv4 host: the list as it is built, spread and probed
 //! cidr.rs         an address block: parsed, masked and tested by ipnet; the hosts it stands for
 //! range.rs        an A-B address range
 //! names.rs        host names: what counts as one, the resolver, /etc/hosts under the fence
@@ -16,6 +17,7 @@
 //! spread.rs       the probe order, interleaved across networks
 //! ```
 
+mod addrs;
 mod cidr;
 mod collect;
 mod filter;
@@ -26,6 +28,7 @@ mod shard;
 mod span;
 mod spread;
 
+pub use addrs::Addrs;
 pub use cidr::{parse_cidr_list, BadEntry, Cidr};
 pub use collect::Collector;
 pub use filter::{Filter, Skip};

@@ -6,15 +6,15 @@
 //!
 //! This file holds the prober's state, sending, timers and verdicts; `reply.rs` the rules for crediting a reply
 //! or an ICMP error (and nowhere else); `tag.rs` the keyed identifiers and check values, `inflight.rs` the table
-//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket, `addrs.rs` the
-//! probed addresses in 4 bytes a host.
+//! of outstanding probes, `wheel.rs` the timer wheel, `rate.rs` the token bucket, `window.rs` the state of the
+//! hosts being probed (and of no other).
 
-mod addrs;
 mod inflight;
 mod rate;
 mod reply;
 pub mod tag;
 mod wheel;
+mod window;
 
 #[cfg(test)]
 mod tests;
@@ -24,13 +24,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::outcome::{HostResult, ProbeError, Rtt, Stats, Status};
+use crate::targets::Addrs;
 use crate::time::Time;
 use crate::wire::{EchoPayload, EchoRequest};
-use addrs::Addrs;
 use inflight::{Flight, Inflight};
 use rate::Bucket;
 pub use tag::{Key, Tag};
 use wheel::Wheel;
+use window::Window;
 
 /// Index of a host in the list the prober was built with.
 pub type HostId = u32;
@@ -118,7 +119,8 @@ pub struct Prober {
     cfg: ProbeConfig,
     key: Key,
     targets: Addrs,
-    hosts: Vec<HostState>,
+    /// The state of the hosts started and not finished.
+    hosts: Window,
     /// The first error seen per host; rare, so kept beside the dense per-host state.
     errors: HashMap<HostId, ProbeError>,
     /// Hosts whose newest probe the kernel pushed back, with when its retry left (`None` while it waits). The
@@ -134,13 +136,14 @@ pub struct Prober {
     next_host: HostId,
     /// Later probes whose time has come, and deferred sends, in order.
     due: VecDeque<(HostId, u16)>,
-    results: VecDeque<(HostId, Time)>,
+    /// Final results, made when each host finished (its state is gone by then).
+    results: VecDeque<HostResult>,
     finished: usize,
     stats: Stats,
 }
 
 impl Prober {
-    pub fn new(targets: Vec<IpAddr>, cfg: ProbeConfig, key: Key, now: Time) -> Result<Prober, ProbeSetupError> {
+    pub fn new(targets: Addrs, cfg: ProbeConfig, key: Key, now: Time) -> Result<Prober, ProbeSetupError> {
         if cfg.probes == 0 {
             return Err(ProbeSetupError::NoProbes);
         }
@@ -154,10 +157,6 @@ impl Prober {
             0 => 1 << 16,
             r => (u64::from(r) * (timeout_ns / 1_000_000 + 1000) / 1000).max(1 << 12),
         };
-        // Probe 0 of every host is released by `next_host`, not by a `Resend`.
-        // The compact addresses first, so that the list given is freed before the per-host states are made.
-        let targets = Addrs::new(targets);
-        let hosts = vec![HostState { pending: cfg.probes, next: 1, ..HostState::default() }; targets.len()];
         Ok(Prober {
             inflight: Inflight::with_capacity(total.min(expected_inflight) as usize),
             wheel: Wheel::new(1_000_000, horizon, now),
@@ -170,7 +169,7 @@ impl Prober {
             stats: Stats::default(),
             errors: HashMap::new(),
             retried: HashMap::new(),
-            hosts,
+            hosts: Window::default(),
             targets,
             cfg,
             key,
@@ -212,6 +211,8 @@ impl Prober {
             return None;
         }
         if self.due.pop_front().is_none() {
+            // Probe 0 of every host is released by `next_host`, not by a `Resend`.
+            self.hosts.start(host, HostState { pending: self.cfg.probes, next: 1, ..HostState::default() });
             self.next_host += 1;
         }
         let tag = self.tag_of(host, probe);
@@ -226,7 +227,7 @@ impl Prober {
         let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");
         self.wheel.insert(now + self.cfg.timeout, Timer::Deadline(tag));
-        let st = &mut self.hosts[host as usize];
+        let st = self.hosts.get(host).expect("a host with a probe to send is being probed");
         // The host's newest probe (first send or retry) arms the next one, an interval after it really left. An
         // older probe retried late (a driver that defers after later probes went out) must not arm a second chain.
         if probe + 1 == st.next && st.next < self.cfg.probes {
@@ -248,7 +249,7 @@ impl Prober {
     /// sent again, with a fresh send time, as soon as the driver calls [`poll_transmit`](Self::poll_transmit).
     pub fn defer(&mut self, tag: Tag) {
         if let Some(f) = self.inflight.remove(tag) {
-            let st = &mut self.hosts[f.host as usize];
+            let st = self.hosts.get(f.host).expect("a host with a probe in flight is being probed");
             st.pending += 1;
             st.outstanding -= 1;
             st.sent -= 1;
@@ -270,7 +271,7 @@ impl Prober {
     /// unreachable from here.
     pub fn send_failed(&mut self, now: Time, tag: Tag, errno: i32) {
         if let Some(f) = self.inflight.remove(tag) {
-            let st = &mut self.hosts[f.host as usize];
+            let st = self.hosts.get(f.host).expect("a host with a probe in flight is being probed");
             st.outstanding -= 1;
             st.refused = st.refused.saturating_add(1);
             self.stats.sent -= 1;
@@ -293,7 +294,7 @@ impl Prober {
             match t {
                 Timer::Resend(host, probe) => {
                     // Already due or sent: the timer of a send the kernel pushed back, after the retry's fired.
-                    if probe != self.hosts[host as usize].next {
+                    if self.hosts.get(host).is_none_or(|st| probe != st.next) {
                         continue;
                     }
                     if !self.retried.is_empty() {
@@ -308,11 +309,15 @@ impl Prober {
                             None => {}
                         }
                     }
-                    self.hosts[host as usize].next += 1;
+                    if let Some(st) = self.hosts.get(host) {
+                        st.next += 1;
+                    }
                     self.due.push_back((host, probe));
                 }
                 Timer::Settle(host) => {
-                    self.hosts[host as usize].settling = false;
+                    if let Some(st) = self.hosts.get(host) {
+                        st.settling = false;
+                    }
                     self.finish_if_settled(host, now);
                 }
                 Timer::Deadline(tag) => {
@@ -323,7 +328,9 @@ impl Prober {
                     }
                     let host = f.host;
                     self.inflight.remove(tag);
-                    self.hosts[host as usize].outstanding -= 1;
+                    if let Some(st) = self.hosts.get(host) {
+                        st.outstanding -= 1;
+                    }
                     self.finish_if_settled(host, now);
                 }
             }
@@ -331,13 +338,40 @@ impl Prober {
         self.fired = fired;
     }
 
+    /// A host with nothing pending, outstanding or settling is finished: its result is made now, and its state
+    /// and error are dropped.
     fn finish_if_settled(&mut self, host: HostId, now: Time) {
-        let st = &mut self.hosts[host as usize];
-        if !st.done && !st.settling && st.pending == 0 && st.outstanding == 0 {
-            st.done = true;
-            self.finished += 1;
-            self.results.push_back((host, now));
+        let Some(st) = self.hosts.get(host) else { return };
+        if st.settling || st.pending > 0 || st.outstanding > 0 {
+            return;
         }
+        st.done = true;
+        let st = *st;
+        let error = self.errors.remove(&host);
+        let status = match (st.received, error) {
+            (0, Some(_)) => Status::Unreachable,
+            (0, None) => Status::Timeout,
+            _ => Status::Alive,
+        };
+        let rtt = (st.received > 0).then(|| Rtt {
+            avg: Duration::from_nanos(st.rtt_sum / u64::from(st.received)),
+            min: Duration::from_nanos(st.rtt_min),
+            max: Duration::from_nanos(st.rtt_max),
+        });
+        self.results.push_back(HostResult {
+            host: self.targets.of(host),
+            status,
+            sent: st.sent,
+            refused: st.refused,
+            received: st.received,
+            duplicates: st.duplicates,
+            late: st.late,
+            rtt,
+            error: if status == Status::Alive { None } else { error },
+            finished_at: now,
+        });
+        self.finished += 1;
+        self.hosts.retire();
     }
 
     /// When the driver must call back at the latest (a deadline, a later probe, or the next rate token);
@@ -353,31 +387,7 @@ impl Prober {
 
     /// A host whose verdict is final; each host comes out exactly once.
     pub fn poll_result(&mut self) -> Option<HostResult> {
-        let (host, at) = self.results.pop_front()?;
-        let st = &self.hosts[host as usize];
-        let error = self.errors.get(&host).copied();
-        let status = match (st.received, error) {
-            (0, Some(_)) => Status::Unreachable,
-            (0, None) => Status::Timeout,
-            _ => Status::Alive,
-        };
-        let rtt = (st.received > 0).then(|| Rtt {
-            avg: Duration::from_nanos(st.rtt_sum / u64::from(st.received)),
-            min: Duration::from_nanos(st.rtt_min),
-            max: Duration::from_nanos(st.rtt_max),
-        });
-        Some(HostResult {
-            host: self.targets.of(host),
-            status,
-            sent: st.sent,
-            refused: st.refused,
-            received: st.received,
-            duplicates: st.duplicates,
-            late: st.late,
-            rtt,
-            error: if status == Status::Alive { None } else { error },
-            finished_at: at,
-        })
+        self.results.pop_front()
     }
 
     /// Every host has a final verdict (results may still wait in [`poll_result`](Self::poll_result)).

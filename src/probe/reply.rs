@@ -49,9 +49,11 @@ impl Prober {
         }
         let timeout = self.cfg.timeout.as_nanos() as u64;
         let outstanding = self.inflight.get(tag).filter(|f| f.sent_at.0 == p.sent_ns).copied();
-        let st = &mut self.hosts[p.host as usize];
-        match outstanding {
-            Some(f) if rx <= f.sent_at + self.cfg.timeout => {
+        // `None` once the host is finished: a late reply or a copy after its result went out counts in the
+        // sweep's packets only.
+        let st = self.hosts.get(p.host);
+        match (outstanding, st) {
+            (Some(f), Some(st)) if rx <= f.sent_at + self.cfg.timeout => {
                 self.inflight.remove(tag);
                 let rtt = rx.since(f.sent_at).as_nanos() as u64;
                 st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
@@ -67,12 +69,16 @@ impl Prober {
                 }
             }
             // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.
-            _ if rx.0.saturating_sub(p.sent_ns) > timeout => {
-                st.late = st.late.saturating_add(1);
+            (_, st) if rx.0.saturating_sub(p.sent_ns) > timeout => {
+                if let Some(st) = st {
+                    st.late = st.late.saturating_add(1);
+                }
                 self.stats.rx_late += 1;
             }
-            _ => {
-                st.duplicates = st.duplicates.saturating_add(1);
+            (_, st) => {
+                if let Some(st) = st {
+                    st.duplicates = st.duplicates.saturating_add(1);
+                }
                 self.stats.rx_duplicate += 1;
             }
         }

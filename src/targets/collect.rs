@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use super::span::{self, Span};
 use super::{
-    is_hostname, lookup_hosts_file, resolve, Cidr, Filter, ListReport, Range, Shard, Skip, TooManyHosts, HOSTS_FILE,
+    is_hostname, lookup_hosts_file, resolve, Addrs, Cidr, Filter, ListReport, Range, Shard, Skip, TooManyHosts,
+    HOSTS_FILE,
 };
 
 /// Invalid lines and unresolved names kept as examples for the summary.
@@ -41,7 +42,7 @@ pub struct Collector {
     max_hosts: usize,
     seen4: HashSet<u32>,
     seen6: HashSet<u128>,
-    hosts: Vec<IpAddr>,
+    hosts: Addrs,
     report: ListReport,
     /// Entries (blocks and ranges) in list order; host names wait beside them (with the position they go before)
     /// to be resolved.
@@ -61,7 +62,7 @@ impl Collector {
             max_hosts,
             seen4: HashSet::new(),
             seen6: HashSet::new(),
-            hosts: Vec::new(),
+            hosts: Addrs::default(),
             report: ListReport::default(),
             entries: Vec::new(),
             wide: Vec::new(),
@@ -231,16 +232,21 @@ impl Collector {
     /// Resolves the names (within `resolve_deadline`), then takes addresses in list order up to the limit.
     /// A target set larger than `max_hosts` is refused first, before a name is resolved or an address stored:
     /// a `2001:db8::/96` once asked for a 1 GB allocation and aborted.
-    pub fn finish(mut self, resolve_deadline: Duration) -> Result<(Vec<IpAddr>, ListReport), TooManyHosts> {
+    pub fn finish(mut self, resolve_deadline: Duration) -> Result<(Addrs, ListReport), TooManyHosts> {
         let planned = self.planned();
         let hosts = self.limit.map_or(planned, |l| planned.min(l as u128));
         if hosts > self.max_hosts as u128 {
             return Err(TooManyHosts { hosts, max: self.max_hosts, fenced: !self.filter.allow.is_empty() });
         }
-        // At most that many (fewer if blocks overlap): room for all at once, not grown by doubling, which held
-        // the old and the new vector together (427 MB for a /8 at the last step). Pages never written cost no
-        // memory; if the bound is too large to reserve, the vector grows as before.
-        let _ = self.hosts.try_reserve_exact(usize::try_from(hosts).unwrap_or(usize::MAX));
+        // At most that many (fewer if blocks overlap): room for all at once, the list and the set of addresses
+        // seen, not grown by doubling, which held the old and the new table together (a /8's set: 252 MB at the
+        // last step instead of 168). Pages never written cost no memory; if the bound is too large to reserve,
+        // they grow as before.
+        let room = usize::try_from(hosts).unwrap_or(usize::MAX);
+        if let Some(reserved) = Addrs::try_with_capacity(room) {
+            self.hosts = reserved;
+        }
+        let _ = self.seen4.try_reserve(room);
         let names = std::mem::take(&mut self.names);
         let just_names: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
         let resolved = if names.is_empty() {

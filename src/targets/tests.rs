@@ -145,10 +145,11 @@ fn localhost_resolves_and_takes_its_place_in_list_order() {
 
 #[test]
 fn spreading_interleaves_networks_and_keeps_each_networks_order() {
-    let mut hosts: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.2.1"]
-        .map(|s| s.parse().unwrap())
-        .to_vec();
-    spread(&mut hosts);
+    let hosts: Addrs = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.1.1", "127.0.1.2", "127.0.2.1"]
+        .map(|s| s.parse::<IpAddr>().unwrap())
+        .into_iter()
+        .collect();
+    let hosts = spread(hosts);
     let shown: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
     assert_eq!(shown, ["127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.0.2", "127.0.1.2", "127.0.0.3"]);
 }

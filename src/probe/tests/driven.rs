@@ -157,5 +157,7 @@ proptest! {
         prop_assert_eq!(s.rx_credited, in_time.iter().map(|&k| u64::from(k)).sum::<u64>());
         prop_assert_eq!(p.in_flight(), 0);
         prop_assert!(p.retried.is_empty(), "a finished sweep still tracks retries: {:?}", p.retried);
+        prop_assert_eq!(p.hosts.len(), 0, "a finished sweep holds no host state");
+        prop_assert!(p.errors.is_empty(), "a finished sweep still holds errors: {:?}", p.errors);
     }
 }
