@@ -33,7 +33,7 @@ impl Flight {
             rate: 0,
         };
         // A fixed key: the same input is the same packet on every run, so a crash replays.
-        let mut prober = Prober::new(targets.clone(), cfg, Key::from_seed([7; 32]), Time::ZERO).expect("a valid sweep");
+        let mut prober = Prober::new(targets.clone().into(), cfg, Key::from_seed([7; 32]), Time::ZERO).expect("a valid sweep");
         let mut requests = Vec::new();
         let mut buf = [0u8; ECHO_LEN];
         for now in [Time(10 * MS), SENT_BY] {
