@@ -1,5 +1,5 @@
 SET client_min_messages = warning;
--- pinger's Postgres schema, version 5. pinger applies it at start (embedded, under an advisory lock); it is also
+-- pinger's Postgres schema, version 6 (5 with the partition lock taken first, see pinger_prepare_partitions). pinger applies it at start (embedded, under an advisory lock); it is also
 -- usable as `psql -f schema.sql`. Every statement is idempotent: applying it twice is fine, and so is applying
 -- it over version 1 or over the original tool's `pinger_data (host, ping_timestamp, result)`: the old table is
 -- renamed `pinger_data_old` and `pinger migrate` (or the next sweep) moves its rows in, a day at a time.
@@ -479,7 +479,9 @@ BEGIN
         RETURN false;
     END IF;
     PERFORM pg_advisory_xact_lock(7306010);
-    IF to_regclass(name) IS NOT NULL THEN
+    -- Asked of the catalog itself, not through to_regclass: after waiting on an advisory lock (unlike a table
+    -- lock) the session may still hold a cached "no such table" from before the wait, and would create it twice.
+    IF EXISTS (SELECT 1 FROM pg_class WHERE relname = name AND relnamespace = current_schema()::regnamespace) THEN
         RETURN false;
     END IF;
     IF EXISTS (SELECT 1 FROM pinger_data_default WHERE ping_timestamp >= lo AND ping_timestamp < hi) THEN
@@ -504,6 +506,10 @@ DECLARE
     d date;
     made integer := 0;
 BEGIN
+    -- The partitions' lock first, before the default partition is read: a pinger that read it and then waited
+    -- for the lock held what the lock's holder needed to attach a partition (six pingers starting at once on a
+    -- new database deadlocked here about one run in ten).
+    PERFORM pg_advisory_xact_lock(7306010);
     SELECT array_agg(x ORDER BY x) INTO days FROM (
         SELECT (now() AT TIME ZONE 'UTC')::date + k AS x FROM generate_series(-1, days_ahead) k
         UNION SELECT DISTINCT (ping_timestamp AT TIME ZONE 'UTC')::date FROM pinger_data_default
@@ -799,4 +805,4 @@ DO $$ BEGIN PERFORM pinger_pack_hours('-infinity', date_trunc('day', rolled_unti
 -- is current. Bump it with every change to this file (src/store/postgres.rs, SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS pinger_schema (version integer NOT NULL);
 DELETE FROM pinger_schema;
-INSERT INTO pinger_schema (version) VALUES (5);
+INSERT INTO pinger_schema (version) VALUES (6);

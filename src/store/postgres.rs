@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version `schema.sql` records in `pinger_schema`.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 /// Serialises schema changes between pinger processes that start at the same moment.
 const SCHEMA_LOCK: i64 = 0x7069_6e67_6572; // "pinger"
 
@@ -308,16 +308,23 @@ pub fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> {
     if is_current(client) {
         return Ok(());
     }
-    // One pinger applies it; the others wait for its commit, then find it current. The lock is held until the
-    // commit: a session lock released at the end of the batch let the next pinger in before this one's tables
-    // were visible (its CREATE ... IF NOT EXISTS failed on the catalog), and one that applied the schema again
-    // while a third was already storing could deadlock with it (six pingers at once on a new database).
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-    if !is_current(&mut tx) {
-        tx.batch_execute(SCHEMA)?;
-    }
-    tx.commit()
+    // One pinger applies it; the others wait for the lock, then find it current. The lock is the session's, let go
+    // only once the schema's transaction has committed, and the check after the wait runs in a transaction of its
+    // own: a transaction's start reads what others committed before it, table names included. Checked inside the
+    // transaction that waited on the lock (an advisory lock does not refresh the session's catalog cache), a
+    // pinger still saw "no pinger_schema" and applied the schema a second time, deadlocking with a third that was
+    // already storing (six pingers at once on a new database, about one run in five).
+    client.execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK])?;
+    let applied = match is_current(client) {
+        true => Ok(()),
+        false => client.transaction().and_then(|mut tx| {
+            tx.batch_execute(SCHEMA)?;
+            tx.commit()
+        }),
+    };
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK]);
+    applied?;
+    unlocked.map(drop)
 }
 
 impl Lane {

@@ -47,7 +47,7 @@ fn as_postgres_in(netns: Option<&str>, bin: &Path, tool: &str) -> Command {
     }
 }
 
-fn check(c: &mut Command, what: &str) -> String {
+pub fn check(c: &mut Command, what: &str) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
