@@ -23,7 +23,7 @@ use crossbeam_channel::Sender;
 use super::cache::{Cache, Connector};
 use super::handover::{Handover, Msg, Taken};
 use super::postgres::Postgres;
-use super::spill::Spill;
+use super::spill::{Spill, SPILL_ROWS};
 use super::spool::{ReadError, Spool};
 use super::{Record, StoreError, SweepInfo};
 use crate::outcome::HostResult;
@@ -113,8 +113,10 @@ impl Writer {
             Some(Ok(files)) => Ok(files),
             None => Ok(Vec::new()),
         };
-        let spill =
-            setup.spool.clone().map(|spool| Spill::spawn(spool, tx.clone(), handover.clone(), setup.batch_rows.max(1)));
+        let spill = setup
+            .spool
+            .clone()
+            .map(|spool| Spill::spawn(spool, tx.clone(), handover.clone(), setup.batch_rows.clamp(1, SPILL_ROWS)));
         let queue_rows = std::mem::take(&mut setup.queue_rows);
         let theirs = handover.clone();
         let handle = std::thread::Builder::new()
