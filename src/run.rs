@@ -58,7 +58,14 @@ fn start_writer(
         wall,
         batch_rows: config::STORE_BATCH_ROWS,
         batch_time: config::STORE_BATCH_TIME,
+        queue_rows: queue_rows(),
     })))
+}
+
+/// [`config::STORE_QUEUE_ROWS`], or `PINGER_STORE_QUEUE_ROWS`: a tuning knob (the tests make it small, so that a
+/// few thousand hosts are enough to make the writer spill).
+fn queue_rows() -> usize {
+    std::env::var("PINGER_STORE_QUEUE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(config::STORE_QUEUE_ROWS)
 }
 
 /// The largest receive buffer a sweep asks for (about 1 KiB a probe, from 1 MiB up to this).

@@ -144,9 +144,18 @@ pub fn print_summary(s: &Summary) {
         };
         let _ = writeln!(
             e,
-            "pinger: stored: {pg}, {redis}; spooled {} rows; {} files wait in the spool{}{}{}",
+            "pinger: stored: {pg}, {redis}; spooled {} rows; {} files wait in the spool{}{}{}{}",
             r.spooled_rows,
             r.spool_left,
+            // The writer fell behind the sweep: so many rows waited on disk, not in memory, before being stored.
+            if r.spilled_rows > 0 {
+                format!(
+                    "; {} rows spilled to the spool and stored from it (the stores fell behind the sweep)",
+                    r.spilled_rows
+                )
+            } else {
+                String::new()
+            },
             if r.spool_bad > 0 {
                 format!(
                     "; {} files set aside in the spool as *.bad (not records: look at them, then delete them)",

@@ -2,8 +2,11 @@
 //! server never answers) and a Redis that accepts connections and never says a word. The sweep must neither
 //! stall nor lose a result: every host printed ends in Postgres or in the spool, and SIGTERM is still heard.
 //!
-//! The queue to the writer held 4096 batches and a batch goes at most every 50 ms on a slow sweep, so the two
-//! tests that fill it sweep for about four minutes: that is the time it takes, not a bound on anything.
+//! Two tests sweep slowly (25 hosts a second) for about four minutes, so that a frozen Postgres meets a long run
+//! of results: that is the time it takes, not a bound on anything. They stay under the writer's queue bound
+//! (`STORE_QUEUE_ROWS`, 50,000 rows), so what the hung writer never took is in memory and the rescue spools it;
+//! `spilled_results_of_a_hung_writer_are_counted_once_and_stored_by_the_next_run` makes the bound small, so that
+//! most results are already in the spool (spilled) when the rescue comes.
 
 mod common;
 
@@ -199,7 +202,7 @@ fn no_result_falls_between_a_hung_writer_and_the_rescue() {
     });
 }
 
-/// Sweeps long enough to hand the writer more than 4096 batches: one per 50 ms at this rate.
+/// Sweeps for minutes: a handover per host at this rate.
 const RATE: &str = "25";
 
 /// A sweep of `list` at [`RATE`] into `pg` (Redis left out), spooling into `spool`, JSON on stdout.
@@ -251,7 +254,7 @@ fn sigterm_ends_a_sweep_whose_postgres_hangs_and_spools_what_it_printed() {
     let mut running = slow_sweep(&pg, &list, &spool);
     running.wait_for_output();
     let frozen = pg.freeze();
-    // Past the point where 4096 batches have been handed to a writer that takes none.
+    // Thousands of results handed to a writer that takes none.
     std::thread::sleep(Duration::from_secs(230));
     assert!(running.child.try_wait().unwrap().is_none(), "ended before the signal:\n{}", running.err());
     // SAFETY: kill(2) on our own child.
@@ -267,6 +270,52 @@ fn sigterm_ends_a_sweep_whose_postgres_hangs_and_spools_what_it_printed() {
     assert!(printed.values().all(|v| v["status"] == "alive"), "a loopback host not alive:\n{err}");
     let printed: HashSet<String> = printed.into_keys().collect();
     assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "what was printed was spooled, then stored");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn spilled_results_of_a_hung_writer_are_counted_once_and_stored_by_the_next_run() {
+    need_root();
+    let pg = PgServer::start("spilled");
+    let spool = spool_dir("spilled");
+    let n = 20_000u32;
+    let list = list_file("hung-spilled.txt", loopback(n));
+    let mut running = Running::start(
+        pinger()
+            .arg("--hosts-file")
+            .arg(&list)
+            // Four seconds of sweep with the writer stuck from its first batch: nearly all of it spills.
+            .args(["--count", "0", "--rate", "5000", "--format", "json", "--no-progress", "--no-redis"])
+            .args(["--store-timeout", "1"])
+            .arg("--spool-dir")
+            .arg(&spool)
+            .env("PINGER_STORE_QUEUE_ROWS", "500")
+            .env("DATABASE_URL", pg.url()),
+        |_| {},
+    );
+    running.wait_for_output();
+    let frozen = pg.freeze();
+    let out = running.wait(Duration::from_secs(300), "a sweep spilling to the spool with a frozen Postgres");
+    drop(frozen);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    let printed: HashSet<String> = results_by_host(&out).into_keys().collect();
+    assert_eq!(printed.len(), n as usize, "every host printed:\n{err}");
+    // Spooled rows are counted once each, whether the writer kept its spilled files or a rescue found them. (A
+    // rescue reports only what it spooled itself and found: the writer's earlier counts go with it.)
+    let line = err.lines().find(|l| l.starts_with("pinger: stored:")).expect("a stored line");
+    let number_before = |word: &str| -> u64 {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let i = words.iter().position(|w| *w == word).unwrap_or_else(|| panic!("{word} in {line}"));
+        words[i - 1].parse().unwrap_or_else(|_| panic!("a number before {word} in {line}"))
+    };
+    let spooled = number_before("rows;");
+    assert!(spooled <= u64::from(n), "{spooled} rows spooled of {n}: counted twice\n{err}");
+    if !line.contains("timed out") {
+        let in_pg = line.split("postgres ").nth(1).and_then(|r| r.split(' ').next()).and_then(|r| r.parse().ok());
+        assert_eq!(in_pg.unwrap_or(0) + spooled, u64::from(n), "every row stored or spooled, once:\n{err}");
+    }
+    assert_eq!(stored_after_replay(&pg, &spool, n as usize), printed, "every result spooled, then stored");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Storage: what a stored result looks like ([`Row`], [`Record`]), the two stores (`postgres.rs`: every record
 //! exactly once, or the spool; `redis.rs`: the latest result per host, a cache the sweep may go on without), and
 //! the writer thread (`writer.rs`) that batches, retries and spools (`handover.rs`: who owns a result between the
-//! engine, the writer and a rescue; `cache.rs`: Redis as the writer uses it). The two have no trait in common:
+//! engine, the writer and a rescue; `spill.rs`: the overflow to the spool when the writer falls behind;
+//! `cache.rs`: Redis as the writer uses it). The two have no trait in common:
 //! their contracts differ (exactly once and spooled vs best effort), and the writer treats each by its own. `history.rs` keeps
 //! Postgres' history bounded (partitions, rollups, retention); `migrate.rs` upgrades an older schema's rows;
 //! `tls.rs` is how both stores speak TLS (Postgres' `sslmode`, `rediss://`).
@@ -16,6 +17,7 @@ pub mod history;
 pub mod migrate;
 pub mod postgres;
 pub mod redis;
+mod spill;
 pub mod spool;
 pub mod tls;
 pub mod writer;

@@ -6,7 +6,14 @@
 //! out for the rest of the sweep with a warning (`cache.rs`). If the writer itself hangs (a store that accepts but
 //! never answers), [`Writer::finish`] gives up after its deadline and rescues what the writer still held into the
 //! spool, so a cron job ends and nothing is lost; `handover.rs` makes sure every result has one owner throughout.
+//!
+//! What the writer holds is bounded: with Postgres on, once [`Setup::queue_rows`] rows wait for it, further
+//! results go to the spool through the spill thread (`spill.rs`) and come back to the writer one file at a time.
+//! With Redis alone there is no spool and the queue is left to grow: Redis is dropped for the sweep after its
+//! timeout, and the writer then drains the queue at once.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +23,8 @@ use crossbeam_channel::Sender;
 use super::cache::{Cache, Connector};
 use super::handover::{Handover, Msg, Taken};
 use super::postgres::Postgres;
-use super::spool::Spool;
+use super::spill::{Spill, SPILL_ROWS};
+use super::spool::{ReadError, Spool};
 use super::{Record, StoreError, SweepInfo};
 use crate::outcome::HostResult;
 use crate::time::WallClock;
@@ -34,6 +42,8 @@ pub struct Setup {
     pub wall: WallClock,
     pub batch_rows: usize,
     pub batch_time: Duration,
+    /// Rows that may wait in memory for the writer before the rest spills to the spool (with Postgres on).
+    pub queue_rows: usize,
 }
 
 /// What the writer delivered where: rows into Postgres, keys into Redis, records into the spool.
@@ -43,6 +53,8 @@ pub struct Delivery {
     pub replayed_files: u64,
     pub spooled_files: u64,
     pub spooled_rows: u64,
+    /// Rows that went through the spool because the stores fell behind the sweep, and were stored in this run.
+    pub spilled_rows: u64,
     pub redis_keys: u64,
     /// Rows not written to Redis because it was away (a cache: the next sweep refreshes them).
     pub redis_skipped_rows: u64,
@@ -76,44 +88,90 @@ pub struct Writer {
     handover: Handover,
     handle: JoinHandle<Delivery>,
     spool_dir: Option<std::path::PathBuf>,
+    /// `None` with Postgres off: no spool to spill to.
+    spill: Option<Spill>,
+    queue_rows: usize,
+}
+
+/// Waits up to `until` for `handle`'s thread to end (from a helper thread: a join has no timeout). `None` when it
+/// did not end in time or panicked.
+fn join_until<T: Send + 'static>(handle: JoinHandle<T>, until: Instant) -> Option<T> {
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(handle.join());
+    });
+    done_rx.recv_timeout(until.saturating_duration_since(Instant::now())).ok()?.ok()
 }
 
 impl Writer {
-    pub fn spawn(setup: Setup) -> Writer {
+    pub fn spawn(mut setup: Setup) -> Writer {
         let (tx, handover) = Handover::new(setup.wall, setup.sweep.id, setup.sweep.vantage.clone());
         let spool_dir = setup.spool.as_ref().map(|s| s.dir().to_path_buf());
+        // Older runs' files, listed before this run spills any of its own: those are the writer's to take.
+        let older = match setup.spool.as_ref().map(Spool::pending) {
+            Some(Err(e)) => Err(e.to_string()),
+            Some(Ok(files)) => Ok(files),
+            None => Ok(Vec::new()),
+        };
+        let spill = setup
+            .spool
+            .clone()
+            .map(|spool| Spill::spawn(spool, tx.clone(), handover.clone(), setup.batch_rows.clamp(1, SPILL_ROWS)));
+        let queue_rows = std::mem::take(&mut setup.queue_rows);
         let theirs = handover.clone();
         let handle = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Worker::new(setup, theirs).run())
+            .spawn(move || Worker::new(setup, theirs).run(older))
             .expect("spawning the writer thread");
-        Writer { tx, handover, handle, spool_dir }
+        Writer { tx, handover, handle, spool_dir, spill, queue_rows }
     }
 
-    /// Hands over finished hosts. Never waits, whatever the stores do.
+    /// Hands over finished hosts. Never waits, whatever the stores do: once the writer has `queue_rows` waiting
+    /// (and Postgres is on), the batch goes to the spill thread instead. One batch is always queued when
+    /// nothing waits, however large.
     pub fn send(&self, batch: Vec<HostResult>) {
-        let _ = self.tx.send(Msg::Results(batch));
+        let queued = self.handover.queued();
+        match &self.spill {
+            Some(spill) if queued > 0 && queued + batch.len() > self.queue_rows => spill.send(batch),
+            _ => self.handover.queue(&self.tx, batch),
+        }
     }
 
-    /// Ends the sweep with its final record and waits up to `deadline` for the writer to finish.
-    pub fn finish(self, last: SweepInfo, deadline: Duration) -> Delivery {
-        let _ = self.tx.send(Msg::Finish(last.clone()));
-        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-        let handle = self.handle;
-        std::thread::spawn(move || {
-            let _ = done_tx.send(handle.join());
-        });
-        match done_rx.recv_timeout(deadline) {
-            Ok(Ok(report)) => return report,
-            Ok(Err(_)) => {} // the writer panicked: treat as hung, rescue what it held
-            Err(_) => {}
+    /// Ends the sweep with its final record and waits up to `deadline` for the writer to finish: first for the
+    /// spill thread to hand on what it holds, so that the final record comes after every row.
+    pub fn finish(mut self, last: SweepInfo, deadline: Duration) -> Delivery {
+        let until = Instant::now() + deadline;
+        let mut spill_warnings = Vec::new();
+        let mut unspilled = 0;
+        if let Some(spill) = self.spill.take() {
+            let (handle, pending) = spill.close();
+            match join_until(handle, until) {
+                Some(w) => spill_warnings = w,
+                // Still writing to a spool that does not answer: what it holds is neither stored nor spooled.
+                None => unspilled = pending.load(Ordering::Relaxed),
+            }
         }
-        // The writer is stuck in a store call. Spool everything it had not finished, plus what it never took.
-        let mut report = Delivery { timed_out: true, ..Delivery::default() };
-        let msg = format!("the stores did not finish within {deadline:?}; spooling what the writer still held");
-        eprintln!("pinger: warning: {msg}");
-        report.warnings.push(msg);
-        self.handover.rescue(last, self.spool_dir.as_deref(), &mut report);
+        let _ = self.tx.send(Msg::Finish(last.clone()));
+        let mut report = match join_until(self.handle, until) {
+            Some(report) => report,
+            // The writer is stuck in a store call (or panicked). Spool everything it had not finished, plus what
+            // it never took.
+            None => {
+                let mut report = Delivery { timed_out: true, ..Delivery::default() };
+                let msg = format!("the stores did not finish within {deadline:?}; spooling what the writer still held");
+                eprintln!("pinger: warning: {msg}");
+                report.warnings.push(msg);
+                self.handover.rescue(last, self.spool_dir.as_deref(), &mut report);
+                report
+            }
+        };
+        if unspilled > 0 {
+            report.lost_rows += unspilled;
+            let msg = format!("the spool did not take {unspilled} results within {deadline:?}");
+            eprintln!("pinger: warning: {msg}");
+            report.warnings.push(msg);
+        }
+        report.warnings.append(&mut spill_warnings);
         report
     }
 }
@@ -155,9 +213,13 @@ impl Worker {
         self.report.warnings.push(msg);
     }
 
-    fn run(mut self) -> Delivery {
+    /// `older`: the spool's files from before this run (or why they could not be listed), replayed first.
+    fn run(mut self, older: Result<Vec<PathBuf>, String>) -> Delivery {
         self.cache.connect();
-        self.replay();
+        match older {
+            Ok(files) => self.replay(files),
+            Err(e) => self.warn(e),
+        }
         self.store_in_postgres(&Arc::new(Record::Sweep(self.sweep.clone())));
         // Beside the sweep, never before it: results queue in the channel meanwhile.
         if let Some(Err(e)) = self.postgres.as_mut().map(Postgres::maintain) {
@@ -172,6 +234,7 @@ impl Worker {
                     self.flush();
                     last_flush = Instant::now();
                 }
+                Taken::Spilled(path, rows) => self.store_spilled(&path, rows),
                 Taken::Finish(last) => {
                     self.flush();
                     self.store_in_postgres(&Arc::new(Record::Sweep(last)));
@@ -204,6 +267,63 @@ impl Worker {
             let _ = redis.join();
         });
         self.cache = cache;
+    }
+
+    /// Stores a record the spill thread put in the spool, in both stores as any batch of this run, and removes
+    /// its file once Postgres has it. While Postgres is away the file stays, counted as spooled.
+    fn store_spilled(&mut self, path: &Path, rows: u64) {
+        let Some(spool) = self.spool.clone() else { return };
+        let record = match spool.read(path) {
+            Ok(r) => r,
+            // Another pinger sharing the spool replayed it into Postgres (and removed it) meanwhile.
+            Err(ReadError::Retry { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                self.handover.kept_spill(path);
+                return;
+            }
+            Err(e) => {
+                // Left in place (or set aside, then counted as such): the next run deals with it.
+                self.warn(e.to_string());
+                if self.handover.kept_spill(path) && path.exists() {
+                    self.report.spooled_files += 1;
+                    self.report.spooled_rows += rows;
+                }
+                return;
+            }
+        };
+        let n = rows_in(&record);
+        let mut cache = std::mem::take(&mut self.cache);
+        let stored = std::thread::scope(|scope| {
+            let redis = scope.spawn(|| cache.write(&record));
+            let stored = self.postgres.as_mut().map(|pg| pg.write(&record));
+            let _ = redis.join();
+            stored
+        });
+        self.cache = cache;
+        match stored {
+            Some(Ok(())) => match self.handover.stored_spill(path, &spool) {
+                Ok(true) => {
+                    self.report.postgres_rows += n;
+                    self.report.spilled_rows += n;
+                }
+                Ok(false) => {} // a rescue has begun and counted it as spooled
+                Err(e) => {
+                    // In Postgres, and still in the spool: the next run's replay finds its batch stored.
+                    self.report.postgres_rows += n;
+                    self.report.spilled_rows += n;
+                    self.warn(e.to_string());
+                }
+            },
+            failed => {
+                if let Some(Err(e)) = failed {
+                    self.warn(format!("{e}; spooling the rest of this sweep"));
+                    self.postgres = None;
+                }
+                if self.handover.kept_spill(path) {
+                    self.report.spooled_files += 1;
+                    self.report.spooled_rows += n;
+                }
+            }
+        }
     }
 
     /// Stores a record in Postgres, or spools it when Postgres is away. Order is kept: once a record of this run
@@ -255,16 +375,8 @@ impl Worker {
     }
 
     /// Replays older runs' spooled records into Postgres, oldest first, before this run's own.
-    fn replay(&mut self) {
+    fn replay(&mut self, files: Vec<PathBuf>) {
         let (Some(spool), Some(pg)) = (self.spool.as_ref(), self.postgres.as_mut()) else { return };
-        let files = match spool.pending() {
-            Ok(f) => f,
-            Err(e) => {
-                let msg = e.to_string();
-                self.warn(msg);
-                return;
-            }
-        };
         let mut warnings = Vec::new();
         for path in files {
             let record = match spool.read(&path) {
