@@ -9,7 +9,8 @@
 //! echo requests in batches of 64, drain recvmmsg after each batch, count echo replies, stop when all came back or
 //! one second after the last send. No tagging, no matching, no timestamps: our physical limit. Its io_uring twin
 //! (`sweep --baseline-uring LIST`, `uring.rs`) does the same through one ring, to tell whether io_uring would move
-//! that limit (issue 17).
+//! that limit (issue 17). `sweep --baseline LIST stamped` is the bare loop asking the kernel for what pinger
+//! asks on every receive (a timestamp and the sender's address): the part of pinger's cost that is exactness.
 
 #[path = "sweep/bare.rs"]
 mod bare;
@@ -27,7 +28,8 @@ const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--baseline") {
-        println!("{}", bare::sweep(Path::new(&args[i + 1])));
+        let stamped = args.get(i + 2).is_some_and(|a| a == "stamped");
+        println!("{}", bare::sweep(Path::new(&args[i + 1]), stamped));
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--baseline-uring") {
@@ -50,8 +52,8 @@ fn main() {
     for n in sizes {
         let list = dir.join(format!("loopback-{n}.txt"));
         write_list(&list, n);
-        let mut times: [Vec<f64>; 5] = Default::default();
-        let mut answered = [0usize; 5];
+        let mut times: [Vec<f64>; 6] = Default::default();
+        let mut answered = [0usize; 6];
         for _ in 0..rounds {
             let (t, a) = run_pinger(&list);
             times[0].push(t);
@@ -61,9 +63,12 @@ fn main() {
                 times[1].push(t);
                 answered[1] = a;
             }
-            for (i, mode, recv) in
-                [(2, "--baseline", ""), (3, "--baseline-uring", "armed"), (4, "--baseline-uring", "dontwait")]
-            {
+            for (i, mode, recv) in [
+                (2, "--baseline", ""),
+                (3, "--baseline-uring", "armed"),
+                (4, "--baseline-uring", "dontwait"),
+                (5, "--baseline", "stamped"),
+            ] {
                 let (t, a) = run_baseline(&list, mode, recv);
                 times[i].push(t);
                 answered[i] = a;
@@ -81,6 +86,7 @@ fn main() {
             "bare baseline",
             "bare io_uring, armed receives",
             "bare io_uring, MSG_DONTWAIT receives",
+            "bare baseline with pinger's receive metadata (timestamps, sender)",
         ]
         .iter()
         .enumerate()

@@ -61,12 +61,24 @@ pub fn sockaddr(a: Ipv4Addr) -> libc::sockaddr_in {
     sa
 }
 
+/// Room for one SCM_TIMESTAMPNS control message (as pinger's receive path reserves).
+const CMSG_LEN: usize = 64;
+
 /// The bare sweep: sendmmsg batches of [`BATCH`], drain recvmmsg after each batch, stop when every reply came or
-/// [`GRACE`] after the last send. Returns the number of echo replies received.
-pub fn sweep(list: &Path) -> usize {
+/// [`GRACE`] after the last send. Returns the number of echo replies received. `stamped`: the socket asks for
+/// what pinger's does on every receive, a kernel timestamp (SO_TIMESTAMPNS, as a control message) and the
+/// sender's address, to tell what that costs the kernel apart from pinger's own work.
+pub fn sweep(list: &Path, stamped: bool) -> usize {
     let addrs = read_list(list);
     let sock = open_socket();
     let fd = sock.as_raw_fd();
+    if stamped {
+        // SAFETY: a plain setsockopt with an int.
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&1i32 as *const i32).cast(), 4) };
+    }
+    // SAFETY: sockaddr_storage is a C struct of integers; all zeroes is a valid value.
+    let mut from: Vec<libc::sockaddr_storage> = vec![unsafe { zeroed() }; BATCH];
+    let mut control = vec![[0u8; CMSG_LEN]; BATCH];
     let mut pkts = vec![[0u8; ECHO_LEN]; BATCH];
     let mut rxbufs = vec![[0u8; RX_LEN]; BATCH];
     let mut received = 0usize;
@@ -104,8 +116,15 @@ pub fn sweep(list: &Path) -> usize {
             let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
             for i in 0..BATCH {
                 iovs[i] = libc::iovec { iov_base: rxbufs[i].as_mut_ptr().cast(), iov_len: RX_LEN };
-                msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+                let h = &mut msgs[i].msg_hdr;
+                h.msg_iov = &mut iovs[i];
+                h.msg_iovlen = 1;
+                if stamped {
+                    h.msg_name = (&mut from[i] as *mut libc::sockaddr_storage).cast();
+                    h.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
+                    h.msg_control = control[i].as_mut_ptr().cast();
+                    h.msg_controllen = CMSG_LEN;
+                }
             }
             let rc = unsafe {
                 libc::recvmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
