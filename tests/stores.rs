@@ -377,3 +377,25 @@ fn six_pingers_starting_at_once_on_a_new_database_store_everything_without_a_war
     }
     assert!(!pg.log().contains("deadlock"), "{}", pg.log());
 }
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn retention_finds_the_hours_past_keep_hourly_without_reading_every_hour() {
+    need_root();
+    // Every run's retention deletes the hourly rows older than --keep-hourly, almost always none. On a table of
+    // hours rewritten all day a BRIN index summarises nothing, and that delete read all of pinger_hours before
+    // any row of the sweep was stored (120 ms at 1,000,000 host-hours, every minute).
+    let pg = PgServer::start("retention-plan");
+    pg.apply("schema.sql");
+    pg.query(
+        "INSERT INTO pinger_hours (host, hour, checks, failures, sent, received, duplicates, rtt_count, rtt_sum_ms, \
+         rtt_hist, last_at) SELECT ('10.0.0.0'::inet + (i % 20000)), date_trunc('hour', now()) - (i / 20000) * \
+         interval '1 hour', 60, 0, 60, 60, 0, 60, 6.0, '{}', now() FROM generate_series(0, 99999) i; \
+         ANALYZE pinger_hours",
+    );
+    let cut = "(SELECT date_trunc('day', now() - interval '400 days', 'UTC'))";
+    let plan = pg.query(&format!("EXPLAIN DELETE FROM pinger_hours WHERE hour < {cut}"));
+    assert!(plan.contains("Index Scan using pinger_hours_hour on"), "{plan}");
+    assert_eq!(pg.query("SELECT pinger_retention(interval '7 days', interval '400 days', NULL)"), "0");
+    assert_eq!(pg.query("SELECT count(*) FROM pinger_hours"), "100000");
+}
