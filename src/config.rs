@@ -32,10 +32,9 @@ pub const DEFAULT_RESOLVE_TIMEOUT_S: u64 = 5;
 /// Rows per Postgres COPY / Redis pipeline, and the longest a finished host waits before it is written.
 pub const STORE_BATCH_ROWS: usize = 50_000;
 pub const STORE_BATCH_TIME: Duration = Duration::from_millis(20);
-/// Rows that may wait in memory for the writer (beside the batch it is writing) before further results spill to
-/// the spool and come back one file at a time: what the stores cost in memory is then the same whatever the list
-/// size. One batch: the writer takes a full batch at once whenever it is free (two measured 12 MB more on a
-/// 1,000,000-host sweep, BENCHMARKS.md "Bounded writer").
+/// Results that may wait in memory for the writer before the rest spill to the spool (and come back a file at a
+/// time), so that the stores cost the same memory whatever the list size; `PINGER_STORE_QUEUE_ROWS` overrides it.
+/// One batch: the writer takes a whole one when it is free (two cost 12 MB more, BENCHMARKS.md "Bounded writer").
 pub const STORE_QUEUE_ROWS: usize = STORE_BATCH_ROWS;
 /// The environment's allow list: a ceiling that `--allow` can only narrow.
 pub const ALLOW_ENV: &str = "PINGER_ALLOW";
