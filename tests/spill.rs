@@ -7,20 +7,9 @@ mod common;
 use common::stores::{PgServer, RedisServer};
 use common::*;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn spool_dir(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spool-spill-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn spooled_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map_or(0, |d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
-}
 
 /// Runs `cmd` with stdout to a file; once it has printed a host, freezes `pg` for `frozen` (so the writer falls
 /// behind), then waits for the end. Returns the output and the child's peak RSS in kB: its `VmHWM`, read until it

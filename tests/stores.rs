@@ -9,17 +9,6 @@ use common::stores::{check, PgServer, RedisServer, PG_PASSWORD};
 use common::*;
 use std::collections::HashMap;
 
-fn spool_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spool-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn spooled_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map_or(0, |d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
-}
-
 #[test]
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn what_json_printed_is_exactly_what_landed_in_postgres_and_redis() {

@@ -6,19 +6,8 @@ mod common;
 use common::certs::Certs;
 use common::stores::{PgServer, RedisServer, PG_PASSWORD};
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-
-fn spool_dir(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spool-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn spooled_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map_or(0, |d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
-}
 
 /// A sweep of 127.0.0.1 that stores into `url` (given through the environment, never argv).
 fn sweep(url: &str, spool: &Path) -> Output {

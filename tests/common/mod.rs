@@ -164,6 +164,20 @@ pub fn results_by_host(out: &Output) -> HashMap<String, Value> {
     by_host
 }
 
+/// A spool directory of one test's own (`tag`), empty, under cargo's directory for test files; the process id
+/// keeps two runs of the suite apart.
+pub fn spool_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spool-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Records waiting in a spool directory (`*.json`); 0 when there is no such directory.
+pub fn spooled_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map_or(0, |d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
+}
+
 /// Writes `lines` to a fresh file under the test's temporary directory.
 pub fn list_file(name: &str, lines: impl IntoIterator<Item = String>) -> std::path::PathBuf {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
