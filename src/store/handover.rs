@@ -100,12 +100,12 @@ impl Handover {
 
     /// `results` as one new batch of this sweep.
     pub(super) fn record(&self, results: &[HostResult]) -> Record {
-        Record::Rows {
-            id: Uuid::new_v4(),
-            sweep: self.sweep,
-            rows: results.iter().map(|r| self.row(r)).collect(),
-            vantage: self.vantage.clone(),
-        }
+        self.batch_of(results.iter().map(|r| self.row(r)).collect())
+    }
+
+    /// `rows` as one new batch of this sweep.
+    fn batch_of(&self, rows: Vec<Row>) -> Record {
+        Record::Rows { id: Uuid::new_v4(), sweep: self.sweep, rows, vantage: self.vantage.clone() }
     }
 
     /// Rows queued in the channel that the writer has not taken yet.
@@ -157,12 +157,7 @@ impl Handover {
         if s.rescued || s.rows.is_empty() {
             return None;
         }
-        let record = Arc::new(Record::Rows {
-            id: Uuid::new_v4(),
-            sweep: self.sweep,
-            rows: std::mem::take(&mut s.rows),
-            vantage: self.vantage.clone(),
-        });
+        let record = Arc::new(self.batch_of(std::mem::take(&mut s.rows)));
         s.record = Some(Arc::clone(&record));
         Some(record)
     }
@@ -222,12 +217,7 @@ impl Handover {
             records.extend(s.record.take().map(Arc::unwrap_or_clone));
             let rows = std::mem::take(&mut s.rows);
             if !rows.is_empty() {
-                records.push(Record::Rows {
-                    id: Uuid::new_v4(),
-                    sweep: self.sweep,
-                    rows,
-                    vantage: self.vantage.clone(),
-                });
+                records.push(self.batch_of(rows));
             }
         }
         while let Ok(msg) = self.rx.try_recv() {

@@ -259,14 +259,21 @@ impl Worker {
     /// Writes the rows gathered so far, as one batch, to every store.
     fn flush(&mut self) {
         let Some(record) = self.handover.batch() else { return };
-        // Both stores at once: a batch costs the slower of the two, not their sum.
+        self.beside_redis(&record, |w| w.write_postgres(&record));
+    }
+
+    /// Writes `record` to Redis on a thread of its own while `postgres` writes it here: both stores at once, so a
+    /// batch costs the slower of the two, not their sum.
+    fn beside_redis<T>(&mut self, record: &Record, postgres: impl FnOnce(&mut Self) -> T) -> T {
         let mut cache = std::mem::take(&mut self.cache);
-        std::thread::scope(|scope| {
-            let redis = scope.spawn(|| cache.write(&record));
-            self.write_postgres(&record);
+        let out = std::thread::scope(|scope| {
+            let redis = scope.spawn(|| cache.write(record));
+            let out = postgres(self);
             let _ = redis.join();
+            out
         });
         self.cache = cache;
+        out
     }
 
     /// Stores a record the spill thread put in the spool, in both stores as any batch of this run, and removes
@@ -291,14 +298,7 @@ impl Worker {
             }
         };
         let n = rows_in(&record);
-        let mut cache = std::mem::take(&mut self.cache);
-        let stored = std::thread::scope(|scope| {
-            let redis = scope.spawn(|| cache.write(&record));
-            let stored = self.postgres.as_mut().map(|pg| pg.write(&record));
-            let _ = redis.join();
-            stored
-        });
-        self.cache = cache;
+        let stored = self.beside_redis(&record, |w| w.postgres.as_mut().map(|pg| pg.write(&record)));
         match stored {
             Some(Ok(())) => match self.handover.stored_spill(path, &spool) {
                 Ok(true) => {
