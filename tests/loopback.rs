@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use std::os::fd::AsRawFd;
 use std::process::Stdio;
 
 #[test]
@@ -204,4 +205,40 @@ fn three_pingers_with_shard_1_2_and_3_of_3_probe_every_host_of_a_30000_host_list
     let mut expected: Vec<String> = loopback(30_000).collect();
     expected.sort();
     assert_eq!(union, expected, "the shards together are the list's 30,000 hosts");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn echo_requests_leave_with_dont_fragment_set_and_no_ip_identifier() {
+    need_root();
+    // A raw ICMP socket of our own sees, on loopback, the echo requests pinger sends; it keeps only echo requests
+    // (other tests sweep loopback at the same time) in a buffer large enough for theirs as well.
+    let watch = socket2::Socket::new_raw(socket2::Domain::IPV4, socket2::Type::RAW, Some(socket2::Protocol::ICMPV4))
+        .expect("a raw socket to watch loopback");
+    let only_requests: u32 = !(1 << 8);
+    // SAFETY: ICMP_FILTER (1) of SOL_RAW takes a u32 mask, passed with its size.
+    let set =
+        unsafe { libc::setsockopt(watch.as_raw_fd(), libc::SOL_RAW, 1, (&only_requests as *const u32).cast(), 4) };
+    assert_eq!(set, 0, "ICMP_FILTER");
+    watch.set_recv_buffer_size(32 << 20).expect("receive buffer");
+    watch.set_read_timeout(Some(std::time::Duration::from_millis(100))).expect("read timeout");
+    let sweep = pinger().args(["127.93.0.0/28", "--format", "json", "--no-store"]).output().expect("run pinger");
+    assert_eq!(sweep.status.code(), Some(0), "{}", stderr(&sweep));
+    let mut requests = Vec::new();
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while requests.len() < 14 && std::time::Instant::now() < until {
+        let Ok(n) = watch.recv(&mut buf) else { continue };
+        // SAFETY: recv initialised the first n bytes.
+        let p: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+        if n >= 20 && p[16..18] == [127, 93] {
+            requests.push((u16::from_be_bytes([p[4], p[5]]), u16::from_be_bytes([p[6], p[7]]), n));
+        }
+    }
+    assert_eq!(requests.len(), 14, "one request to each of the 14 hosts: {requests:?}");
+    for (ip_id, flags, len) in requests {
+        // 60 bytes: every IPv4 link carries 68 unfragmented (RFC 791), so DF costs nothing, and with DF the
+        // kernel leaves the identifier 0 (RFC 6864) instead of drawing one for every packet.
+        assert_eq!((flags & 0x4000, flags & 0x3fff, ip_id, len), (0x4000, 0, 0, 60));
+    }
 }

@@ -62,8 +62,9 @@ fn dead_hosts_are_reported_as_timeout() {
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn duplicate_replies_are_counted_and_never_credited_twice() {
     need_root();
+    // Copies half a millisecond apart: inside the duplicate window (twice the round trip, at least 2 ms).
     let (hosts, err) =
-        judge("dup", Behaviour::Duplicate { copies: 3, gap: MS }, &["--probes", "2", "--interval", "50"]);
+        judge("dup", Behaviour::Duplicate { copies: 3, gap: MS / 2 }, &["--probes", "2", "--interval", "50"]);
     all(&hosts, "alive", 2, 2);
     for h in &hosts {
         assert_eq!(h["duplicates"].as_u64(), Some(4), "two extra copies of each of two replies: {h}");

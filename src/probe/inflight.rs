@@ -1,8 +1,8 @@
 //! The hash table of outstanding probes, keyed by [`Tag`].
 //!
-//! Sized up front for the most probes that can be in flight at once, so the hot path never reallocates. Tags
-//! are already keyed-random, and the table only ever holds tags we chose, so a cheap multiplicative hash is
-//! enough: a hostile sender can choose what it looks up, not what we stored.
+//! Starts small and grows with the probes in flight (see `Prober::new` for why). Tags are already keyed-random,
+//! and the table only ever holds tags we chose, so a cheap multiplicative hash is enough: a hostile sender can
+//! choose what it looks up, not what we stored.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,5 +60,26 @@ impl Inflight {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_started_small_holds_every_probe_of_a_slow_network() {
+        // 100,000 probes out at once (100,000 a second into 1 s of round trip) in a table started at 4,096.
+        let mut t = Inflight::with_capacity(4096);
+        for i in 0..100_000u32 {
+            assert!(
+                t.insert(Tag(i.wrapping_mul(0x9E37_79B1)), Flight { host: i, probe: 0, sent_at: Time(u64::from(i)) })
+            );
+        }
+        assert_eq!(t.len(), 100_000);
+        for i in 0..100_000u32 {
+            assert_eq!(t.remove(Tag(i.wrapping_mul(0x9E37_79B1))).map(|f| f.host), Some(i));
+        }
+        assert_eq!(t.len(), 0);
     }
 }

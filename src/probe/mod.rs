@@ -97,6 +97,9 @@ struct HostState {
     rtt_max: u64,
 }
 
+/// Entries the in-flight table starts with (see [`Prober::new`]).
+const INFLIGHT_START: u64 = 4096;
+
 /// The sweep of one host list as a state machine that the caller drives: [`engine::sweep`](crate::engine::sweep)
 /// with the sockets and the clock, the unit tests and benchmarks with byte slices and a fake clock.
 ///
@@ -151,14 +154,13 @@ impl Prober {
         if total > 1 << 32 {
             return Err(ProbeSetupError::TooManyProbes { hosts: targets.len(), probes: cfg.probes });
         }
-        let timeout_ns = cfg.timeout.as_nanos() as u64;
-        let horizon = timeout_ns.max(cfg.interval.as_nanos() as u64);
-        let expected_inflight = match cfg.rate {
-            0 => 1 << 16,
-            r => (u64::from(r) * (timeout_ns / 1_000_000 + 1000) / 1000).max(1 << 12),
-        };
+        let horizon = (cfg.timeout.as_nanos() as u64).max(cfg.interval.as_nanos() as u64);
         Ok(Prober {
-            inflight: Inflight::with_capacity(total.min(expected_inflight) as usize),
+            // Small at first, grown by the table as probes pile up (a slow network at a high rate): a table sized
+            // for every probe a sweep might have in flight is megabytes the keyed-random tags spread over, a
+            // cache miss and a page fault on every insert, while a loopback sweep at full speed holds a few
+            // hundred. Growing costs a rehash now and then, not a copy per probe.
+            inflight: Inflight::with_capacity(total.min(INFLIGHT_START) as usize),
             wheel: Wheel::new(1_000_000, horizon, now),
             fired: Vec::with_capacity(1024),
             bucket: Bucket::new(cfg.rate, Bucket::default_burst(cfg.rate)),

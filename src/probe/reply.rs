@@ -13,10 +13,11 @@ use crate::time::Time;
 use crate::wire::{self, EchoPayload, Icmp, Reject, PAYLOAD_LEN};
 
 /// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
-/// that reply's round trip (duplicates travel the same path), at least 10 ms, at most 50 ms and never past the
-/// probe's deadline. The sweep ends that much later than its last reply, not a timeout later.
+/// that reply's round trip (duplicates travel the same path), at least 2 ms (two ticks of the timer wheel), at
+/// most 50 ms and never past the probe's deadline. The sweep ends that much later than its last reply, not a
+/// timeout later. A copy that comes after the window still counts in the sweep's packets (`late`/`duplicate`).
 fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
-    (rtt * 2).clamp(Duration::from_millis(10), Duration::from_millis(50)).min(until_deadline)
+    (rtt * 2).clamp(Duration::from_millis(2), Duration::from_millis(50)).min(until_deadline)
 }
 
 impl Prober {
