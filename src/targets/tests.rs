@@ -231,3 +231,25 @@ fn containment_by_prefix_bits_agrees_with_ipnet() {
         }
     }
 }
+
+#[test]
+fn entries_that_only_touch_give_every_address_once_and_entries_that_share_one_give_it_once() {
+    // Disjoint (no duplicate set is kept): a range, a block and a lone address end to end.
+    let (hosts, r) = collect("127.0.0.1-127.0.0.3\n127.0.0.4/31\n127.0.0.6\n", None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
+    assert_eq!(r.duplicates, 0);
+    // Sharing an address at either edge, inside, or as the same line twice: each address is taken once.
+    for (text, dups) in [
+        ("127.0.0.1-127.0.0.3\n127.0.0.3\n", 1),
+        ("127.0.0.1\n127.0.0.1-127.0.0.3\n", 1),
+        ("127.0.0.1-127.0.0.3\n127.0.0.2-127.0.0.5\n", 2),
+        ("127.0.0.2\n127.0.0.0/29\n", 1),
+        ("127.0.0.9\n127.0.0.9\n", 1),
+    ] {
+        let (hosts, r) = collect(text, None, Filter::default());
+        let mut distinct = hosts.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!((distinct.len(), r.duplicates), (hosts.len(), dups), "{text:?}: {hosts:?}");
+    }
+}
