@@ -34,6 +34,7 @@ pub enum SocketError {
 
 pub struct IcmpSocket {
     sock: Socket,
+    v6: bool,
 }
 
 fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
@@ -94,7 +95,7 @@ impl IcmpSocket {
         let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(4 << 20i32))
             .or_else(|_| sock.set_send_buffer_size(4 << 20));
         // What the kernel granted is read back when it is shown (`engine::Sockets::rcvbuf`).
-        Ok(IcmpSocket { sock })
+        Ok(IcmpSocket { sock, v6 })
     }
 
     /// Lowers the receive buffer to `want` bytes where an unprivileged process may set that much
@@ -178,8 +179,12 @@ impl IcmpSocket {
         for i in 0..BATCH {
             iovs[i] = libc::iovec { iov_base: batch.bufs[i].as_mut_ptr().cast(), iov_len: RX_BUF };
             let h = &mut msgs[i].msg_hdr;
-            h.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // An IPv4 raw socket hands over the IP header, whose source is what the kernel would copy out as the
+            // sender's address (it reads it from there): taken from the packet, it costs the kernel nothing.
+            if self.v6 {
+                h.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+                h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            }
             h.msg_iov = &mut iovs[i];
             h.msg_iovlen = 1;
             h.msg_control = batch.cmsgs[i].0.as_mut_ptr().cast();
@@ -192,6 +197,7 @@ impl IcmpSocket {
             };
             if rc >= 0 {
                 let n = rc as usize;
+                batch.from_header = !self.v6;
                 for (i, m) in msgs[..n].iter().enumerate() {
                     batch.lens[i] = (m.msg_len as usize).min(RX_BUF);
                     batch.stamps[i] = kernel_stamp(&m.msg_hdr);
@@ -221,6 +227,8 @@ pub struct RecvBatch {
     lens: [usize; BATCH],
     /// Kernel receive time (CLOCK_REALTIME, ns), if the kernel attached one.
     stamps: [Option<u64>; BATCH],
+    /// The sender is the source of each packet's IPv4 header (`addrs` is not filled).
+    from_header: bool,
 }
 
 impl Default for RecvBatch {
@@ -232,6 +240,7 @@ impl Default for RecvBatch {
             cmsgs: Box::new(std::array::from_fn(|_| CmsgBuf([0; CMSG_LEN]))),
             lens: [0; BATCH],
             stamps: [None; BATCH],
+            from_header: false,
         }
     }
 }
@@ -245,11 +254,13 @@ pub struct Received<'a> {
 
 impl RecvBatch {
     pub fn get(&self, i: usize) -> Received<'_> {
-        Received {
-            bytes: &self.bufs[i][..self.lens[i]],
-            from: sockaddr_ip(&self.addrs[i]).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            stamp_realtime_ns: self.stamps[i],
-        }
+        let bytes = &self.bufs[i][..self.lens[i]];
+        let from = match bytes.get(12..16) {
+            Some(&[a, b, c, d]) if self.from_header => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+            _ if self.from_header => None,
+            _ => sockaddr_ip(&self.addrs[i]),
+        };
+        Received { bytes, from: from.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), stamp_realtime_ns: self.stamps[i] }
     }
 }
 
