@@ -276,6 +276,27 @@ fn with_redis_down_the_sweep_goes_on_and_postgres_gets_everything() {
 
 #[test]
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
+fn a_redis_that_refuses_writes_is_named_and_left_out_and_postgres_gets_everything() {
+    need_root();
+    let (pg, redis) = (PgServer::start("oomredis"), RedisServer::start());
+    // Full, and told to refuse writes rather than evict: every SET is answered with an OOM error.
+    redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    let out = run(pinger()
+        .args(["127.0.0.0/24", "--format", "json"])
+        .arg("--spool-dir")
+        .arg(spool_dir("oomredis"))
+        .env("DATABASE_URL", pg.url())
+        .env("REDIS_URL", redis.url()));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("without Redis") && err.contains("OOM"), "the refusal is named: {err}");
+    assert_eq!(redis.cli(&["DBSIZE"]), "0", "{err}");
+    assert_eq!(pg.query("SELECT count(*) FROM pinger_data"), "254");
+}
+
+#[test]
+#[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn the_original_tools_dotenv_configures_both_stores() {
     need_root();
     let (pg, redis) = (PgServer::start("dotenv"), RedisServer::start());
