@@ -40,6 +40,37 @@ pub fn rfc3339(unix_us: i64) -> String {
     humantime::format_rfc3339_micros(system_time(unix_us)).to_string()
 }
 
+/// [`rfc3339`] written into a buffer, the part up to the second formatted once a second: for the many rows of a
+/// sweep, which share a few seconds (Redis values, half a million a second).
+#[derive(Default)]
+pub(crate) struct Rfc3339Cache {
+    at: Option<i64>,
+    /// "2026-11-24T11:26:49" of the second `at`.
+    text: String,
+}
+
+impl Rfc3339Cache {
+    /// Appends `unix_us` as [`rfc3339`] writes it.
+    pub fn write(&mut self, out: &mut Vec<u8>, unix_us: i64) {
+        let (sec, us) = (unix_us.div_euclid(1_000_000), unix_us.rem_euclid(1_000_000));
+        if self.at != Some(sec) {
+            self.text = humantime::format_rfc3339_seconds(system_time(sec * 1_000_000)).to_string();
+            self.text.pop(); // its Z
+            self.at = Some(sec);
+        }
+        let mut micros = [b'0'; 6];
+        let mut n = us;
+        for d in micros.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        out.extend_from_slice(self.text.as_bytes());
+        out.push(b'.');
+        out.extend_from_slice(&micros);
+        out.push(b'Z');
+    }
+}
+
 /// One host's result as stored: the [`HostResult`] with its wall-clock time and its error spelled out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {

@@ -14,13 +14,13 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionInfo, ConnectionLike, IntoConnectionInfo, Value};
 use uuid::Uuid;
 
-use super::{Record, Row, StoreError};
+use super::{Record, Rfc3339Cache, Row, StoreError};
 
 /// Writes a host's value, the JSON the README documents (`redis-cli get HOST`), by hand into `out`: serde's
 /// map machinery and the RFC 3339 formatting per row were a third of the writer's time. `sweep` is the sweep's id
-/// (hex and hyphens), `vantage_json` the vantage point already as a JSON string, `second` the formatting of the
-/// last second seen (rows of a sweep share a few). The test below holds it to `serde_json` field for field.
-fn write_value(out: &mut Vec<u8>, r: &Row, sweep: &str, vantage_json: &[u8], second: &mut Second) {
+/// (hex and hyphens), `vantage_json` the vantage point already as a JSON string, `second` the time formatted last
+/// (rows of a sweep share a few seconds). The test below holds it to `serde_json` field for field.
+fn write_value(out: &mut Vec<u8>, r: &Row, sweep: &str, vantage_json: &[u8], second: &mut Rfc3339Cache) {
     out.extend_from_slice(b"{\"status\":\"");
     // A fixed lower-case word: nothing to escape.
     out.extend_from_slice(r.status.as_str().as_bytes());
@@ -42,31 +42,6 @@ fn write_value(out: &mut Vec<u8>, r: &Row, sweep: &str, vantage_json: &[u8], sec
     out.extend_from_slice(b",\"vantage\":");
     out.extend_from_slice(vantage_json);
     out.push(b'}');
-}
-
-/// `2026-11-24T11:26:49.123456Z` for a time in microseconds, the part up to the second formatted once a second.
-#[derive(Default)]
-struct Second {
-    at: Option<i64>,
-    text: String,
-}
-
-impl Second {
-    fn write(&mut self, out: &mut Vec<u8>, at_us: i64) {
-        let (sec, us) = (at_us.div_euclid(1_000_000), at_us.rem_euclid(1_000_000));
-        if self.at != Some(sec) {
-            // "2026-11-24T11:26:49Z" without its Z.
-            self.text = humantime::format_rfc3339_seconds(super::system_time(sec * 1_000_000)).to_string();
-            self.text.pop();
-            self.at = Some(sec);
-        }
-        out.extend_from_slice(self.text.as_bytes());
-        // A 1 and six digits, the 1 then made the dot: the microseconds with their leading zeros.
-        let dot = out.len();
-        decimal(out, 1_000_000 + us as u64);
-        out[dot] = b'.';
-        out.push(b'Z');
-    }
 }
 
 /// `n` in decimal digits.
@@ -173,7 +148,7 @@ impl Packer {
         if let Some(t) = self.ttl {
             decimal(&mut ttl, t);
         }
-        let (mut second, mut commands) = (Second::default(), 0);
+        let (mut second, mut commands) = (Rfc3339Cache::default(), 0);
         self.packed.clear();
         for r in rows {
             self.value.clear();
@@ -275,7 +250,7 @@ mod tests {
         let sweep = "0193f3a2-7c1e-7000-8000-0123456789ab";
         for vantage in ["", "site-a", "quote \" backslash \\ newline \n tab \t é ✓"] {
             let vantage_json = serde_json::to_vec(vantage).unwrap();
-            let mut second = Second::default();
+            let mut second = Rfc3339Cache::default();
             for r in rows() {
                 let mut mine = Vec::new();
                 write_value(&mut mine, &r, sweep, &vantage_json, &mut second);
@@ -283,7 +258,7 @@ mod tests {
                     status: r.status.as_str(),
                     alive: r.alive(),
                     rtt_ms: r.rtt_ms,
-                    at: humantime::format_rfc3339_micros(r.at()).to_string(),
+                    at: crate::store::rfc3339(r.at_us),
                     sweep,
                     sent: r.sent,
                     received: r.received,
@@ -304,7 +279,7 @@ mod tests {
             let commands = p.pack(sweep, vantage, &rows());
             let mut theirs = redis::pipe();
             let vantage_json = serde_json::to_vec(vantage).unwrap();
-            let mut second = Second::default();
+            let mut second = Rfc3339Cache::default();
             for r in rows() {
                 let mut value = Vec::new();
                 write_value(&mut value, &r, &sweep.hyphenated().to_string(), &vantage_json, &mut second);
