@@ -92,7 +92,88 @@ impl Cidr {
     }
 }
 
+/// A list line that is one IPv4 address in the plain form and nothing else (`192.0.2.1`, then `\n`, `\r\n` or
+/// the end): the usual line of a long list, read here without the general path's UTF-8 check, comment search,
+/// trimming and block parser (70 of its 94 ns a line). It accepts only what the standard library's parser
+/// accepts, to the same address (decimal octets up to 255, no leading zeros); anything else, spaces included,
+/// is `None` and goes the general way.
+pub(super) fn plain_ipv4_line(line: &[u8]) -> Option<u32> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // One pass: the octet being read, its digits, and the dots so far.
+    let (mut addr, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for &b in line {
+        match b {
+            // A leading zero ("010") is refused, as the standard parser does.
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && octet == 0) => {
+                octet = octet * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && octet <= 255 && dots < 3 => {
+                addr = addr << 8 | octet;
+                (octet, digits, dots) = (0, 0, dots + 1);
+            }
+            _ => return None,
+        }
+    }
+    (dots == 3 && digits > 0 && octet <= 255).then_some(addr << 8 | octet)
+}
+
 /// Parses a comma-separated list of CIDR blocks (as in `PINGER_ALLOW`).
 pub fn parse_cidr_list(s: &str) -> Result<Vec<Cidr>, BadEntry> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::parse).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_ipv4_line;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    /// What the general path makes of a line: the standard parser on the line without its ending.
+    fn by_std(line: &[u8]) -> Option<u32> {
+        let text = std::str::from_utf8(line).ok()?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        text.parse::<Ipv4Addr>().ok().map(u32::from)
+    }
+
+    #[test]
+    fn plain_lines_are_read_and_every_other_form_is_left_to_the_general_path() {
+        for (line, want) in [
+            ("0.0.0.0", Some(0)),
+            ("127.0.0.1\n", Some(0x7f00_0001)),
+            ("192.0.2.10\r\n", Some(0xc000_020a)),
+            ("255.255.255.255", Some(u32::MAX)),
+            ("198.51.100.7\r", Some(0xc633_6407)),
+            ("8.8.8.8\n", Some(0x0808_0808)),
+        ] {
+            assert_eq!(plain_ipv4_line(line.as_bytes()), want, "{line:?}");
+        }
+        // Split at '|': the empty line, blanks, leading zeros, too few or many octets, anything around them.
+        let others =
+            "|\n|010.0.0.1|1.2.3|1.2.3.4.5|256.0.0.1|1.2.3.4 | 1.2.3.4|1..2.3|1.2.3.4/32|1.2.3.4#x|1.2.3.4\n\n|\
+                      1.2.3.4\n\r|1.2.3.0004|+1.2.3.4|1.2.3.-4|1.2.3.4.|.1.2.3.4|1000.2.3.4|00.1.2.3";
+        for line in others.split('|') {
+            assert_eq!(plain_ipv4_line(line.as_bytes()), None, "{line:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// Never a different verdict from the standard parser: whatever it reads, std reads as the same address.
+        #[test]
+        fn what_the_fast_reader_takes_the_standard_parser_takes_the_same(line in "[0-9.\r\n +#/a-]{0,20}") {
+            if let Some(a) = plain_ipv4_line(line.as_bytes()) {
+                prop_assert_eq!(Some(a), by_std(line.as_bytes()));
+            }
+        }
+
+        /// And it reads every address written the standard way, with each line ending.
+        #[test]
+        fn every_address_in_dotted_decimal_is_read_fast(a in any::<u32>(), end in prop::sample::select(vec!["", "\n", "\r\n"])) {
+            let line = format!("{}{end}", Ipv4Addr::from(a));
+            prop_assert_eq!(plain_ipv4_line(line.as_bytes()), Some(a));
+        }
+    }
 }

@@ -11,6 +11,7 @@ use std::io::BufRead;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::cidr::plain_ipv4_line;
 use super::span::{self, Span};
 use super::{
     is_hostname, lookup_hosts_file, resolve, Addrs, Cidr, Filter, ListReport, Range, Shard, Skip, TooManyHosts,
@@ -21,11 +22,15 @@ use super::{
 const EXAMPLES: usize = 5;
 
 /// One entry of the list (a block or a range). A lone IPv4 address, the usual line of a long list, is kept in
-/// 8 bytes; anything else is its span (48 bytes, `None` for an IPv6 block over /96, not expanded) in
-/// `Collector::wide`. A 16,777,214-line list held 805 MB of spans before the first address was taken.
+/// 8 bytes, with the filter's verdict on it taken once, as it is read; anything else is its span (48 bytes,
+/// `None` for an IPv6 block over /96, not expanded) in `Collector::wide`. A 16,777,214-line list held 805 MB
+/// of spans before the first address was taken.
 #[derive(Clone, Copy)]
 enum Entry {
+    /// A lone IPv4 address the filter permits.
     V4(u32),
+    /// A lone IPv4 address the filter refuses, and why (counted where it stands in the list, as the others).
+    Refused(Skip),
     Wide(u32),
 }
 
@@ -85,14 +90,20 @@ impl Collector {
 
     /// Takes one address if the filter permits it; false once the limit is reached.
     fn offer(&mut self, ip: IpAddr) -> bool {
+        let verdict = self.filter.check(ip).map(|()| ip);
+        self.offer_judged(verdict)
+    }
+
+    /// Takes an address the filter permitted, or counts why it did not; false once the limit is reached.
+    fn offer_judged(&mut self, verdict: Result<IpAddr, Skip>) -> bool {
         if self.full() {
             self.report.truncated = true;
             return false;
         }
-        match self.filter.check(ip) {
+        match verdict {
             Err(Skip::Reserved) => self.report.reserved += 1,
             Err(Skip::NotAllowed) => self.report.not_allowed += 1,
-            Ok(()) => self.take(ip),
+            Ok(ip) => self.take(ip),
         }
         true
     }
@@ -147,10 +158,18 @@ impl Collector {
         true
     }
 
+    /// A lone IPv4 address, judged by the filter now (once: the count of the list and the taking both use it).
+    fn push_v4(&mut self, a: u32) {
+        self.entries.push(match self.filter.check(IpAddr::V4(a.into())) {
+            Ok(()) => Entry::V4(a),
+            Err(skip) => Entry::Refused(skip),
+        });
+    }
+
     fn push_entry(&mut self, hosts: Option<Span>) {
         match hosts {
             // A v4 span never leaves the low 32 bits.
-            Some(s) if !s.v6 && s.first == s.last => self.entries.push(Entry::V4(s.first as u32)),
+            Some(s) if !s.v6 && s.first == s.last => self.push_v4(s.first as u32),
             _ => {
                 // Fits: a list has fewer than 2^32 lines in practice, and --max-hosts stops it long before.
                 self.entries.push(Entry::Wide(self.wide.len() as u32));
@@ -162,14 +181,16 @@ impl Collector {
     fn hosts_of(&self, e: Entry) -> Option<Span> {
         match e {
             Entry::V4(a) => Some(Span { v6: false, first: a.into(), last: a.into() }),
+            Entry::Refused(_) => None,
             Entry::Wide(i) => self.wide[i as usize],
         }
     }
 
-    /// How many addresses of `e` the filter permits; a lone address costs one filter check, no spans.
+    /// How many addresses of `e` the filter permits; a lone address was judged as it was read.
     fn permitted_len(&self, e: Entry) -> u128 {
         match e {
-            Entry::V4(a) => u128::from(self.filter.check(IpAddr::V4(a.into())).is_ok()),
+            Entry::V4(_) => 1,
+            Entry::Refused(_) => 0,
             Entry::Wide(_) => self.hosts_of(e).map_or(0, |s| {
                 span::runs(s, &self.filter).iter().filter(|(_, skip)| skip.is_none()).map(|(r, _)| r.len()).sum()
             }),
@@ -198,6 +219,7 @@ impl Collector {
         for e in &self.entries {
             match *e {
                 Entry::V4(a) => v4.push((u64::from(a) << 32) | u64::from(a)),
+                Entry::Refused(_) => {}
                 Entry::Wide(i) => match self.wide[i as usize] {
                     // A v4 span never leaves the low 32 bits.
                     Some(s) if !s.v6 => v4.push(((s.first as u64) << 32) | s.last as u64),
@@ -252,6 +274,10 @@ impl Collector {
                 return Ok(());
             }
             self.report.lines += 1;
+            if let Some(a) = plain_ipv4_line(&line) {
+                self.push_v4(a);
+                continue;
+            }
             let text = String::from_utf8_lossy(&line);
             let content = text.split('#').next().unwrap_or("").trim();
             if content.is_empty() || self.add_text(content) {
@@ -318,9 +344,10 @@ impl Collector {
             }
             let taken = match entry {
                 None => true,
-                // A lone address is offered as is: the same verdicts and counts as its one-address span, without
-                // cutting it.
-                Some(Entry::V4(a)) => self.offer(IpAddr::V4((*a).into())),
+                // A lone address is taken as is, by the verdict it got when it was read: the same verdicts and
+                // counts as its one-address span, without cutting it.
+                Some(Entry::V4(a)) => self.offer_judged(Ok(IpAddr::V4((*a).into()))),
+                Some(Entry::Refused(skip)) => self.offer_judged(Err(*skip)),
                 Some(e) => self.offer_entry(self.hosts_of(*e)),
             };
             if !taken {

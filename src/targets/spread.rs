@@ -25,10 +25,17 @@ pub fn spread(hosts: Addrs) -> Addrs {
     let mut order: HashMap<u64, u32> = HashMap::new();
     let mut chains: Vec<(u32, u32)> = Vec::new();
     let mut next: Vec<u32> = vec![END; hosts.len()];
+    // Lists and blocks are mostly in address order: a host of the same network as the one before needs no lookup.
+    let mut last: Option<(u64, u32)> = None;
     for (i, ip) in hosts.iter().enumerate() {
         let i = i as u32;
         let fresh = chains.len() as u32;
-        let n = *order.entry(net(ip)).or_insert(fresh);
+        let key = net(ip);
+        let n = match last {
+            Some((k, n)) if k == key => n,
+            _ => *order.entry(key).or_insert(fresh),
+        };
+        last = Some((key, n));
         if n == fresh {
             chains.push((i, i));
         } else {
