@@ -41,7 +41,9 @@ const BACKOFF: Duration = Duration::from_millis(1);
 /// again nor expired a timer, so the sweep never ended. 1024 packets is far more than the replies to one turn's
 /// batch of probes, so a sweep that is not flooded never meets the cap.
 pub const DRAIN_BATCHES: usize = 16;
-pub const HANDOVER_HOSTS: usize = 4096;
+/// Finished hosts handed to the consumer at once (or every [`HANDOVER_EVERY`]). Whatever is left when the sweep
+/// ends is printed after it: 1,024 hosts' lines are about 0.15 ms of the output thread's work (4,096 were 0.6).
+pub const HANDOVER_HOSTS: usize = 1024;
 pub const HANDOVER_EVERY: Duration = Duration::from_millis(50);
 
 /// The driver's timeline: CLOCK_MONOTONIC, plus the offset that maps kernel receive stamps (CLOCK_REALTIME)

@@ -62,9 +62,9 @@ fn dead_hosts_are_reported_as_timeout() {
 #[cfg_attr(not(pinger_root), ignore = "needs root (raw sockets, network namespaces): run as root, as CI does")]
 fn duplicate_replies_are_counted_and_never_credited_twice() {
     need_root();
-    // Copies half a millisecond apart: inside the duplicate window (twice the round trip, at least 2 ms).
+    // Copies a quarter millisecond apart: inside the duplicate window (twice the round trip, at least 1 ms).
     let (hosts, err) =
-        judge("dup", Behaviour::Duplicate { copies: 3, gap: MS / 2 }, &["--probes", "2", "--interval", "50"]);
+        judge("dup", Behaviour::Duplicate { copies: 3, gap: MS / 4 }, &["--probes", "2", "--interval", "50"]);
     all(&hosts, "alive", 2, 2);
     for h in &hosts {
         assert_eq!(h["duplicates"].as_u64(), Some(4), "two extra copies of each of two replies: {h}");
@@ -373,7 +373,7 @@ fn over_ipv6_every_kind_of_reply_is_judged_as_over_ipv4() {
     all(&judge6("v6id", Behaviour::ChangedId).0, "timeout", 1, 0);
     all(&judge6("v6trunc", Behaviour::Truncated).0, "timeout", 1, 0);
     all(&judge6("v6junk", Behaviour::Junk).0, "timeout", 1, 0);
-    let (hosts, _) = judge6("v6dup", Behaviour::Duplicate { copies: 2, gap: MS });
+    let (hosts, _) = judge6("v6dup", Behaviour::Duplicate { copies: 2, gap: MS / 4 });
     all(&hosts, "alive", 1, 1);
     assert!(hosts.iter().all(|h| h["duplicates"] == 1), "{hosts:?}");
 }

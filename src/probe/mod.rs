@@ -97,6 +97,10 @@ struct HostState {
     rtt_max: u64,
 }
 
+/// The timer wheel's tick: timers fire at most this late. A quarter millisecond, so that the duplicate window
+/// after a sweep's last reply ([`reply::SETTLE_MIN`]) ends within a quarter of its length.
+const TICK: Duration = Duration::from_micros(250);
+
 /// Entries the in-flight table starts with (see [`Prober::new`]).
 const INFLIGHT_START: u64 = 4096;
 
@@ -161,7 +165,7 @@ impl Prober {
             // cache miss and a page fault on every insert, while a loopback sweep at full speed holds a few
             // hundred. Growing costs a rehash now and then, not a copy per probe.
             inflight: Inflight::with_capacity(total.min(INFLIGHT_START) as usize),
-            wheel: Wheel::new(1_000_000, horizon, now),
+            wheel: Wheel::new(TICK.as_nanos() as u64, horizon, now),
             fired: Vec::with_capacity(1024),
             bucket: Bucket::new(cfg.rate, Bucket::default_burst(cfg.rate)),
             next_host: 0,

@@ -13,12 +13,18 @@ use crate::time::Time;
 use crate::wire::{self, EchoPayload, Icmp, Reject, PAYLOAD_LEN};
 
 /// How long a host stays open after its last reply so that duplicates of it are counted on its own line: twice
-/// that reply's round trip (duplicates travel the same path), at least 2 ms (two ticks of the timer wheel), at
-/// most 50 ms and never past the probe's deadline. The sweep ends that much later than its last reply, not a
-/// timeout later. A copy that comes after the window still counts in the sweep's packets (`late`/`duplicate`).
+/// that reply's round trip (duplicates travel the same path), at least [`SETTLE_MIN`], at most 50 ms and never
+/// past the probe's deadline. The sweep ends that much later than its last reply, not a timeout later. A copy
+/// that comes after the window still counts in the sweep's packets (`late`/`duplicate`).
 fn settle_window(rtt: Duration, until_deadline: Duration) -> Duration {
-    (rtt * 2).clamp(Duration::from_millis(2), Duration::from_millis(50)).min(until_deadline)
+    (rtt * 2).clamp(SETTLE_MIN, Duration::from_millis(50)).min(until_deadline)
 }
+
+/// The shortest duplicate window: 1 ms, four ticks of the timer wheel. The window is measured on the kernel's
+/// receive times and timers run only as far as the socket has been read, so it needs no slack for scheduling;
+/// the floor is for copies that a LAN host (round trips of tens of microseconds) sends a little apart. It was
+/// 10 ms, then 2 ms (two ticks of the 1 ms wheel): every sweep waits it out after its last reply.
+pub(super) const SETTLE_MIN: Duration = Duration::from_millis(1);
 
 impl Prober {
     /// Any packet the socket delivered, with the time it arrived (kernel timestamp when there is one) and the

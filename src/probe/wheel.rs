@@ -1,4 +1,4 @@
-//! A hashed timer wheel: deadlines and re-probe times, 1 ms ticks.
+//! A hashed timer wheel: deadlines, re-probe times and duplicate windows, in ticks of the caller's choosing.
 //!
 //! Entries are never cancelled: a deadline whose probe was already answered simply finds nothing when it fires
 //! (the in-flight table is the truth). That keeps insert O(1) with no handles. Entries fire at or after their due
