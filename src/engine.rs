@@ -12,6 +12,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::alarm::Alarm;
 use crate::outcome::HostResult;
 use crate::probe::{Prober, Transmit};
 use crate::socket::{clock_ns, IcmpSocket, RecvBatch, TxBuf, BATCH};
@@ -123,6 +124,12 @@ pub fn sweep(
     mut on_results: impl FnMut(&mut Vec<HostResult>),
 ) -> Result<(), EngineError> {
     let mut poll = Poll::new().map_err(EngineError::Poll)?;
+    // The alarm stays registered: it costs the kernel nothing until it rings.
+    let alarm = Alarm::new().map_err(EngineError::Poll)?;
+    let alarm_token = Token(usize::MAX);
+    poll.registry()
+        .register(&mut SourceFd(&alarm.raw_fd()), alarm_token, Interest::READABLE)
+        .map_err(EngineError::Poll)?;
     let fds: Vec<std::os::fd::RawFd> = socks.all().map(IcmpSocket::raw_fd).collect();
     // The sockets are registered with epoll only while the loop sleeps: a registered socket costs the kernel an
     // epoll callback (a lock and a wake-up) for every packet it queues and every send buffer it frees, which is
@@ -190,6 +197,9 @@ pub fn sweep(
                 continue;
             }
         }
+        // The alarm wakes the loop at the deadline itself; mio's timeout (whole milliseconds, rounded up) is the
+        // backstop.
+        alarm.set(wait.map(|w| now + w)).map_err(EngineError::Poll)?;
         match poll.poll(&mut events, wait.or(Some(Duration::from_secs(1)))) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -6,7 +6,8 @@
 //! cli (argh) -> config (validated, defaults) -> list (targets, file or URL via source) -> targets (parse,
 //!    dedupe, allow/deny, --count, --shard)
 //!    -> probe::Prober (sans-IO core: tagging, in-flight table, timer wheel, rate, verdicts; wire: packets)
-//!       <-> engine (mio loop) <-> socket (raw ICMP sockets, sendmmsg/recvmmsg, kernel timestamps)
+//!       <-> engine (mio loop) <-> socket (raw ICMP sockets, sendmmsg/recvmmsg, kernel timestamps), alarm
+//!           (the loop's sub-millisecond wake-up)
 //!    -> outcome::HostResult batches over crossbeam channels -> output (table / JSON Lines, progress)
 //!                                                           -> store::writer (Redis pipelines, Postgres COPY, spool)
 //!    -> summary (stderr; metrics for --metrics-listen)
@@ -20,6 +21,7 @@
 //! anything else runs); `files` is how the cache and the spool are written and read (private directories,
 //! temporary files created new, no link followed); `vantage` is the name a pinger's results are stored under.
 
+pub mod alarm;
 pub mod cli;
 pub mod config;
 pub mod engine;
