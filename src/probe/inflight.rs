@@ -57,6 +57,15 @@ impl Inflight {
         self.map.remove(&tag)
     }
 
+    /// Removes and returns the probe of `tag` if `keep` says it is the one: one lookup where `get` and `remove`
+    /// would take two.
+    pub fn remove_if(&mut self, tag: Tag, keep: impl FnOnce(&Flight) -> bool) -> Option<Flight> {
+        match self.map.entry(tag) {
+            std::collections::hash_map::Entry::Occupied(e) if keep(e.get()) => Some(e.remove()),
+            _ => None,
+        }
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()

@@ -55,13 +55,17 @@ impl Prober {
             return self.stats.rx_spoofed += 1;
         }
         let timeout = self.cfg.timeout.as_nanos() as u64;
-        let outstanding = self.inflight.get(tag).filter(|f| f.sent_at.0 == p.sent_ns).copied();
         // `None` once the host is finished: a late reply or a copy after its result went out counts in the
         // sweep's packets only.
         let st = self.hosts.get(p.host);
-        match (outstanding, st) {
-            (Some(f), Some(st)) if rx <= f.sent_at + self.cfg.timeout => {
-                self.inflight.remove(tag);
+        // The probe this reply answers, taken out of the table if it is outstanding and within its deadline.
+        let deadline = self.cfg.timeout;
+        let credited = match st {
+            Some(_) => self.inflight.remove_if(tag, |f| f.sent_at.0 == p.sent_ns && rx <= f.sent_at + deadline),
+            None => None,
+        };
+        match (credited, st) {
+            (Some(f), Some(st)) => {
                 let rtt = rx.since(f.sent_at).as_nanos() as u64;
                 st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
                 st.rtt_max = st.rtt_max.max(rtt);
