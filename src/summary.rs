@@ -48,7 +48,8 @@ pub fn print_summary(s: &Summary) {
     let l = &s.list;
     let st = &s.stats;
     let secs = s.wall.as_secs_f64().max(1e-9);
-    let mut e = io::stderr().lock();
+    // Formatted whole, then written at once: stderr is unbuffered, and each `writeln!` would be a dozen writes.
+    let mut e = Vec::with_capacity(1024);
     if !s.origin.is_empty() {
         let _ = writeln!(e, "pinger: list: {}", s.origin);
     }
@@ -168,4 +169,5 @@ pub fn print_summary(s: &Summary) {
             if s.all_stored() { "" } else { " (exit code 5: swept, not all stored yet)" },
         );
     }
+    let _ = io::stderr().lock().write_all(&e);
 }
