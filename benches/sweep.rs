@@ -10,7 +10,7 @@
 //! one second after the last send. No tagging, no matching, no timestamps: our physical limit. Its io_uring twin
 //! (`sweep --baseline-uring LIST`, `uring.rs`) does the same through one ring, to tell whether io_uring would move
 //! that limit (issue 17). `sweep --baseline LIST stamped` is the bare loop asking the kernel for what pinger
-//! asks on every receive (a timestamp and the sender's address): the part of pinger's cost that is exactness.
+//! asks on every receive (a kernel timestamp; the sender comes from the IP header): the part of pinger's cost that is exactness.
 
 #[path = "sweep/bare.rs"]
 mod bare;
@@ -86,7 +86,7 @@ fn main() {
             "bare baseline",
             "bare io_uring, armed receives",
             "bare io_uring, MSG_DONTWAIT receives",
-            "bare baseline with pinger's receive metadata (timestamps, sender)",
+            "bare baseline with kernel receive timestamps (as pinger)",
         ]
         .iter()
         .enumerate()

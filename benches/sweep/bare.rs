@@ -66,8 +66,8 @@ const CMSG_LEN: usize = 64;
 
 /// The bare sweep: sendmmsg batches of [`BATCH`], drain recvmmsg after each batch, stop when every reply came or
 /// [`GRACE`] after the last send. Returns the number of echo replies received. `stamped`: the socket asks for
-/// what pinger's does on every receive, a kernel timestamp (SO_TIMESTAMPNS, as a control message) and the
-/// sender's address, to tell what that costs the kernel apart from pinger's own work.
+/// what pinger's IPv4 socket does on every receive, a kernel timestamp (SO_TIMESTAMPNS, as a control message; the
+/// sender comes from the IP header, as in pinger), to tell what that costs the kernel apart from pinger's own work.
 pub fn sweep(list: &Path, stamped: bool) -> usize {
     let addrs = read_list(list);
     let sock = open_socket();
@@ -76,8 +76,6 @@ pub fn sweep(list: &Path, stamped: bool) -> usize {
         // SAFETY: a plain setsockopt with an int.
         unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&1i32 as *const i32).cast(), 4) };
     }
-    // SAFETY: sockaddr_storage is a C struct of integers; all zeroes is a valid value.
-    let mut from: Vec<libc::sockaddr_storage> = vec![unsafe { zeroed() }; BATCH];
     let mut control = vec![[0u8; CMSG_LEN]; BATCH];
     let mut pkts = vec![[0u8; ECHO_LEN]; BATCH];
     let mut rxbufs = vec![[0u8; RX_LEN]; BATCH];
@@ -120,8 +118,6 @@ pub fn sweep(list: &Path, stamped: bool) -> usize {
                 h.msg_iov = &mut iovs[i];
                 h.msg_iovlen = 1;
                 if stamped {
-                    h.msg_name = (&mut from[i] as *mut libc::sockaddr_storage).cast();
-                    h.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
                     h.msg_control = control[i].as_mut_ptr().cast();
                     h.msg_controllen = CMSG_LEN;
                 }
