@@ -10,7 +10,8 @@
 //! one second after the last send. No tagging, no matching, no timestamps: our physical limit. Its io_uring twin
 //! (`sweep --baseline-uring LIST`, `uring.rs`) does the same through one ring, to tell whether io_uring would move
 //! that limit (issue 17). `sweep --baseline LIST stamped` is the bare loop asking the kernel for what pinger
-//! asks on every receive (a kernel timestamp; the sender comes from the IP header): the part of pinger's cost that is exactness.
+//! asks on every receive (a kernel timestamp; the sender comes from the IP header): the part of pinger's cost
+//! that is exactness.
 
 #[path = "sweep/bare.rs"]
 mod bare;

@@ -353,7 +353,7 @@ impl Prober {
         }
         st.done = true;
         let st = *st;
-        // Errors are rare: an empty map is not even hashed into (its SipHash is a tenth of a host's own work).
+        // Errors are rare: while the map is empty, no host's address is hashed to look into it.
         let error = if self.errors.is_empty() { None } else { self.errors.remove(&host) };
         let status = match (st.received, error) {
             (0, Some(_)) => Status::Unreachable,
