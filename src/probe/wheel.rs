@@ -31,15 +31,29 @@ impl<T: Copy> Wheel<T> {
         }
     }
 
+    /// Entries held (for the tests).
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
     /// Schedules `item` to fire once `now >= due`.
     pub fn insert(&mut self, due: Time, item: T) {
+        self.insert_or_merge(due, item, |_, _| false);
+    }
+
+    /// Schedules `item` like [`insert`](Self::insert), unless the entry inserted last into the same tick takes it
+    /// in: `merge(last, item)` returns true when it did. Both fire together, which is when either would have (a
+    /// tick is the wheel's resolution), so many timers due in one tick can share one entry.
+    pub fn insert_or_merge(&mut self, due: Time, item: T, merge: impl FnOnce(&mut T, T) -> bool) {
         let tick = due.0.div_ceil(self.tick_ns).max(self.done_tick + 1);
-        self.slots[(tick & self.mask) as usize].push((tick, item));
+        let slot = &mut self.slots[(tick & self.mask) as usize];
+        if let Some((t, last)) = slot.last_mut() {
+            if *t == tick && merge(last, item) {
+                return;
+            }
+        }
+        slot.push((tick, item));
         self.len += 1;
     }
 
@@ -102,6 +116,28 @@ mod tests {
         }
         assert_eq!(fired, vec![(2, 1), (4, 3), (6, 0), (101, 4), (251, 2)]);
         assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn timers_merged_into_one_entry_fire_together_when_the_first_would() {
+        let mut w = Wheel::new(MS, 100 * MS, Time::ZERO);
+        // Counts of consecutive items merge while their due times fall in the same tick.
+        let merge = |last: &mut (u32, u32), item: (u32, u32)| {
+            let ok = last.0 + last.1 == item.0;
+            if ok {
+                last.1 += item.1;
+            }
+            ok
+        };
+        for (i, due) in [(0, 5 * MS + 1), (1, 5 * MS + 2), (2, 6 * MS), (3, 6 * MS + 1), (5, 6 * MS + 1)] {
+            w.insert_or_merge(Time(due), (i, 1), merge);
+        }
+        assert_eq!(w.len(), 3, "0, 1 and 2 are due in tick 6; 3 and 5 in tick 7 but not consecutive");
+        let mut fired = Vec::new();
+        for ms in 0..=10u64 {
+            w.expire(Time(ms * MS), |i| fired.push((ms, i)));
+        }
+        assert_eq!(fired, vec![(6, (0, 3)), (7, (3, 1)), (7, (5, 1))]);
     }
 
     #[test]
