@@ -7,9 +7,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{
-    IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Slice, IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice,
-};
+use etherparse::{IcmpEchoHeader, Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice};
 
 /// Bytes of echo data we send: magic, host index, probe number, send time and a keyed check value.
 pub const PAYLOAD_LEN: usize = 32;
@@ -73,10 +71,7 @@ impl EchoRequest {
     /// Writes the ICMPv4 message (header with checksum, then payload) into `buf`; returns its length.
     /// `buf` must hold at least [`ECHO_LEN`] bytes.
     pub fn emit_v4(&self, buf: &mut [u8]) -> usize {
-        let packet = &mut buf[..ECHO_LEN];
-        self.payload.write(&mut packet[8..]);
-        let header = Icmpv4Header::new(Icmpv4Type::EchoRequest(IcmpEchoHeader { id: self.id, seq: self.seq }));
-        packet[..8].copy_from_slice(&header.to_bytes());
+        let packet = self.emit(ICMP_ECHO_REQUEST, buf);
         let sum = checksum(packet);
         packet[2..4].copy_from_slice(&sum.to_be_bytes());
         ECHO_LEN
@@ -85,12 +80,18 @@ impl EchoRequest {
     /// Writes the ICMPv6 message into `buf`; returns its length. The checksum is left zero: on a raw ICMPv6
     /// socket the kernel computes it (it needs the source address, which only the kernel knows).
     pub fn emit_v6(&self, buf: &mut [u8]) -> usize {
+        self.emit(ICMP6_ECHO_REQUEST, buf);
+        ECHO_LEN
+    }
+
+    /// The message of either family with a zero checksum: type, code 0, identifier, sequence, payload.
+    fn emit<'b>(&self, icmp_type: u8, buf: &'b mut [u8]) -> &'b mut [u8] {
         let packet = &mut buf[..ECHO_LEN];
-        packet[..4].copy_from_slice(&[ICMP6_ECHO_REQUEST, 0, 0, 0]);
+        packet[..4].copy_from_slice(&[icmp_type, 0, 0, 0]);
         packet[4..6].copy_from_slice(&self.id.to_be_bytes());
         packet[6..8].copy_from_slice(&self.seq.to_be_bytes());
         self.payload.write(&mut packet[8..]);
-        ECHO_LEN
+        packet
     }
 
     /// Reads an ICMPv4 echo request of ours (the message, no IPv4 header), checksum included.
@@ -270,18 +271,25 @@ fn quoted_probe(kind: ErrorKind, quote: &[u8]) -> Result<Icmp<'_>, Reject> {
 
 /// The Internet checksum (RFC 1071) of `bytes`; zero when `bytes` already carries a correct checksum.
 pub fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    // The ones' complement sum does not depend on byte order (RFC 1071, 2.B): sum 32-bit words in the machine's
+    // order into 64 bits (no carry is lost below 2^32 words), fold, and read the 16 bits back as big-endian.
+    let mut sum: u64 = 0;
+    let mut words = bytes.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+    let mut rest = words.remainder();
+    if let [a, b, tail @ ..] = rest {
+        sum += u64::from(u16::from_ne_bytes([*a, *b]));
+        rest = tail;
+    }
+    if let [last] = rest {
+        sum += u64::from(u16::from_ne_bytes([*last, 0]));
     }
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    !u16::from_be_bytes((sum as u16).to_ne_bytes())
 }
 
 mod forge;

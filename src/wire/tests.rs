@@ -110,3 +110,28 @@ fn an_emitted_request_parses_back_into_the_same_value() {
         assert!(EchoRequest::parse_v6(&buf[..cut]).is_err(), "accepted a request cut at {cut}");
     }
 }
+
+/// RFC 1071 as written: 16-bit big-endian words, an odd byte padded with zero, end-around carry.
+fn checksum_by_the_book(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in bytes.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)]));
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_checksum_is_rfc_1071s_for_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        proptest::prop_assert_eq!(checksum(&bytes), checksum_by_the_book(&bytes));
+    }
+}
+
+#[test]
+fn the_checksum_carries_around_on_all_ones() {
+    // 0xffff words sum to 0xffff however many there are, so the checksum is 0 (and of nothing, 0xffff).
+    assert_eq!(checksum(&[0xff; 1500]), 0);
+    assert_eq!(checksum(&[0xff; 1501]), checksum_by_the_book(&[0xff; 1501]));
+    assert_eq!(checksum(&[]), 0xffff);
+}
