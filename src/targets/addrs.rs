@@ -54,6 +54,21 @@ impl Addrs {
         self.get(host).expect("a host of this list")
     }
 
+    /// The same hosts in another order: host `i` moves to index `new_index[i]`, which must be a permutation of the
+    /// indexes. Reads this list in order and writes the new one where each host goes; an IPv6 host's address
+    /// stays where it is, only its slot moves.
+    pub fn permuted(self, new_index: &[u32]) -> Addrs {
+        assert_eq!(new_index.len(), self.slots.len(), "a new index for every host");
+        let mut slots = vec![0u32; self.slots.len()];
+        let mut is_v6 = vec![0u64; self.is_v6.len()];
+        for (i, (&to, &slot)) in new_index.iter().zip(&self.slots).enumerate() {
+            let to = to as usize;
+            slots[to] = slot;
+            is_v6[to / 64] |= (self.is_v6[i / 64] >> (i % 64) & 1) << (to % 64);
+        }
+        Addrs { slots, is_v6, v6: self.v6 }
+    }
+
     pub fn iter(&self) -> impl ExactSizeIterator<Item = IpAddr> + '_ {
         (0..self.slots.len() as u32).map(|i| self.of(i))
     }

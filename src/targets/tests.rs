@@ -154,7 +154,44 @@ fn spreading_interleaves_networks_and_keeps_each_networks_order() {
     assert_eq!(shown, ["127.0.0.1", "127.0.1.1", "127.0.2.1", "127.0.0.2", "127.0.1.2", "127.0.0.3"]);
 }
 
+/// The spread as its doc says it, taken round by round: each round the next host of every network that has one
+/// left, networks in the order first seen.
+fn spread_by_rounds(hosts: &[IpAddr]) -> Vec<IpAddr> {
+    let net = |ip: &IpAddr| match ip {
+        IpAddr::V4(a) => (4, u128::from(u32::from(*a) >> 8)),
+        IpAddr::V6(a) => (6, u128::from(*a) >> 80),
+    };
+    let mut networks: Vec<((u8, u128), std::collections::VecDeque<IpAddr>)> = Vec::new();
+    for h in hosts {
+        match networks.iter_mut().find(|(n, _)| *n == net(h)) {
+            Some((_, q)) => q.push_back(*h),
+            None => networks.push((net(h), [*h].into())),
+        }
+    }
+    let mut out = Vec::new();
+    while out.len() < hosts.len() {
+        out.extend(networks.iter_mut().filter_map(|(_, q)| q.pop_front()));
+    }
+    out
+}
+
 proptest::proptest! {
+    #[test]
+    fn the_spread_takes_each_round_the_next_host_of_every_network(
+        picks in proptest::collection::vec((0u8..6, 0u8..=255, proptest::prelude::any::<bool>()), 0..400),
+    ) {
+        // Few networks, hosts interleaved between them, IPv4 and IPv6 mixed: the orders a list can have.
+        let hosts: Vec<IpAddr> = picks
+            .iter()
+            .map(|&(n, h, v6)| match v6 {
+                false => IpAddr::V4(std::net::Ipv4Addr::new(127, 0, n, h)),
+                true => IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, u16::from(n), 1, 0, 0, 0, u16::from(h))),
+            })
+            .collect();
+        let spread: Vec<IpAddr> = spread(hosts.iter().copied().collect()).iter().collect();
+        proptest::prop_assert_eq!(spread, spread_by_rounds(&hosts));
+    }
+
     #[test]
     fn random_text_never_panics_the_parser(text in "(?s).{0,2000}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
         let mut c = Collector::new(Filter::default(), Some(100), usize::MAX);
