@@ -63,15 +63,41 @@ pub struct Transmit {
     pub len: usize,
 }
 
+/// Timers of consecutive hosts due in the same tick share one entry of the wheel: the probes of a batch leave
+/// together (one send time at `--rate 0`) and, on a fast network, their replies come back together and in order.
+/// A timer per host was a third of the wheel's work and most of the sweep's page faults (slots growing).
 #[derive(Clone, Copy, Debug)]
 enum Timer {
-    /// The deadlines of probe `probe` to `count` hosts from `first` on, sent in the same tick of the wheel (a batch
-    /// shares one send time at `--rate 0`): one entry where a timer per probe was a third of the wheel's work.
-    Deadlines { first: HostId, probe: u16, count: u8 },
+    /// The deadlines of probe `probe` to the `hosts`.
+    Deadlines { probe: u16, hosts: Hosts },
     /// Release this probe of the host, if it is still the next one and its predecessor really left an interval ago.
     Resend(HostId, u16),
-    /// The duplicate window after a host's last reply has passed.
-    Settle(HostId),
+    /// The duplicate windows after the `hosts`' last replies have passed.
+    Settle(Hosts),
+}
+
+/// Up to 255 consecutive hosts.
+#[derive(Clone, Copy, Debug)]
+struct Hosts {
+    first: HostId,
+    count: u8,
+}
+
+impl Hosts {
+    fn one(host: HostId) -> Hosts {
+        Hosts { first: host, count: 1 }
+    }
+
+    /// Takes in `host` if it is the next one and there is room.
+    fn extend(&mut self, host: HostId) -> bool {
+        let next = self.count < u8::MAX && u64::from(self.first) + u64::from(self.count) == u64::from(host);
+        self.count += u8::from(next);
+        next
+    }
+
+    fn iter(self) -> impl Iterator<Item = HostId> {
+        (0..u32::from(self.count)).map(move |i| self.first + i)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -234,13 +260,9 @@ impl Prober {
         };
         let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now });
         debug_assert!(fresh, "tag reused within a run");
-        let deadline = Timer::Deadlines { first: host, probe, count: 1 };
+        let deadline = Timer::Deadlines { probe, hosts: Hosts::one(host) };
         self.wheel.insert_or_merge(now + self.cfg.timeout, deadline, |last, _| match last {
-            Timer::Deadlines { first, probe: p, count } if *p == probe && *count < u8::MAX => {
-                let next = u64::from(*first) + u64::from(*count) == u64::from(host);
-                *count += u8::from(next);
-                next
-            }
+            Timer::Deadlines { probe: p, hosts } if *p == probe => hosts.extend(host),
             _ => false,
         });
         let st = self.hosts.get(host).expect("a host with a probe to send is being probed");
@@ -330,15 +352,17 @@ impl Prober {
                     }
                     self.due.push_back((host, probe));
                 }
-                Timer::Settle(host) => {
-                    if let Some(st) = self.hosts.get(host) {
-                        st.settling = false;
+                Timer::Settle(hosts) => {
+                    for host in hosts.iter() {
+                        if let Some(st) = self.hosts.get(host) {
+                            st.settling = false;
+                        }
+                        self.finish_if_settled(host, now);
                     }
-                    self.finish_if_settled(host, now);
                 }
-                Timer::Deadlines { first, probe, count } => {
-                    for i in 0..u32::from(count) {
-                        self.expire_probe(self.tag_of(first + i, probe), now);
+                Timer::Deadlines { probe, hosts } => {
+                    for host in hosts.iter() {
+                        self.expire_probe(self.tag_of(host, probe), now);
                     }
                 }
             }

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::{Prober, Tag, Timer};
+use super::{Hosts, Prober, Tag, Timer};
 use crate::outcome::ProbeError;
 use crate::time::Time;
 use crate::wire::{self, EchoPayload, Icmp, Reject, PAYLOAD_LEN};
@@ -76,7 +76,11 @@ impl Prober {
                 if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
                     st.settling = true;
                     let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + self.cfg.timeout).since(rx));
-                    self.wheel.insert(rx + window, Timer::Settle(p.host));
+                    let host = p.host;
+                    self.wheel.insert_or_merge(rx + window, Timer::Settle(Hosts::one(host)), |last, _| match last {
+                        Timer::Settle(hosts) => hosts.extend(host),
+                        _ => false,
+                    });
                 }
             }
             // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.

@@ -279,15 +279,19 @@ fn a_host_that_never_answers_times_out_after_its_last_probe() {
 }
 
 #[test]
-fn a_batch_sent_at_once_shares_deadline_entries_and_every_silent_host_times_out() {
-    // 600 hosts in one send time, the middle 100 answered: the wheel holds 3 deadline entries (255 + 255 + 90
-    // hosts), not 600, and exactly the 500 silent hosts time out, at their deadline.
+fn a_batch_sent_at_once_shares_timer_entries_and_every_host_finishes_on_time() {
+    // 600 hosts in one send time, the middle 100 answered together: the wheel holds 3 deadline entries (255 + 255
+    // + 90 hosts), not 600, and one for the 100 duplicate windows; the answered hosts finish when their window
+    // ends, exactly the 500 silent ones time out, at their deadline.
     let mut p = prober(600, 1);
     let sent: Vec<_> = (0..600).map(|_| send(&mut p, Time::ZERO)).collect();
     assert_eq!(p.wheel.len(), 3);
     for (t, req) in &sent[200..300] {
         p.handle_packet(Time(MS / 10), t.dst, &reply(t.dst, req));
     }
+    assert_eq!(p.wheel.len(), 4);
+    p.handle_timeout(Time(MS / 10 + reply::SETTLE_MIN.as_nanos() as u64 - 1));
+    assert_eq!(all_results(&mut p).len(), 0, "no host is final inside its duplicate window");
     settle(&mut p, Time(MS / 10));
     p.handle_timeout(Time(1000 * MS - 1));
     assert_eq!(all_results(&mut p).len(), 100, "only the answered hosts are final before the deadline");
