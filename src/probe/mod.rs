@@ -164,7 +164,7 @@ pub struct Prober {
     /// kept beside the dense per-host state, and empty (not even looked up) while the kernel takes every send.
     retried: HashMap<HostId, Option<Time>>,
     inflight: Inflight,
-    wheel: Wheel<Timer>,
+    wheel: Wheel<Timer, { TICK.as_nanos() as u64 }>,
     fired: Vec<Timer>,
     bucket: Bucket,
     /// Next host whose first probe has not been sent.
@@ -193,7 +193,7 @@ impl Prober {
             // cache miss and a page fault on every insert, while a loopback sweep at full speed holds a few
             // hundred. Growing costs a rehash now and then, not a copy per probe.
             inflight: Inflight::with_capacity(total.min(INFLIGHT_START) as usize),
-            wheel: Wheel::new(TICK.as_nanos() as u64, horizon, now),
+            wheel: Wheel::new(horizon, now),
             fired: Vec::with_capacity(1024),
             bucket: Bucket::new(cfg.rate, Bucket::default_burst(cfg.rate)),
             next_host: 0,
