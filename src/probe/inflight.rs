@@ -16,6 +16,8 @@ pub struct Flight {
     pub host: u32,
     pub probe: u16,
     pub sent_at: Time,
+    /// The check value the echo carried: a reply to it proves itself by carrying it back, with no hash to make.
+    pub mac: u64,
 }
 
 #[derive(Default)]
@@ -81,9 +83,10 @@ mod tests {
         // 100,000 probes out at once (100,000 a second into 1 s of round trip) in a table started at 4,096.
         let mut t = Inflight::with_capacity(4096);
         for i in 0..100_000u32 {
-            assert!(
-                t.insert(Tag(i.wrapping_mul(0x9E37_79B1)), Flight { host: i, probe: 0, sent_at: Time(u64::from(i)) })
-            );
+            assert!(t.insert(
+                Tag(i.wrapping_mul(0x9E37_79B1)),
+                Flight { host: i, probe: 0, sent_at: Time(u64::from(i)), mac: 0 }
+            ));
         }
         assert_eq!(t.len(), 100_000);
         for i in 0..100_000u32 {

@@ -258,7 +258,7 @@ impl Prober {
             IpAddr::V4(_) => request.emit_v4(buf),
             IpAddr::V6(_) => request.emit_v6(buf),
         };
-        let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now });
+        let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now, mac });
         debug_assert!(fresh, "tag reused within a run");
         let deadline = Timer::Deadlines { probe, hosts: Hosts::one(host) };
         self.wheel.insert_or_merge(now + self.cfg.timeout, deadline, |last, _| match last {

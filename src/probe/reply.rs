@@ -48,54 +48,61 @@ impl Prober {
     }
 
     fn on_reply(&mut self, rx: Time, from: IpAddr, tag: Tag, payload: &[u8]) {
-        let Some(p) = self.authentic(tag, payload) else {
+        let Some(p) = EchoPayload::parse(payload) else {
             return self.stats.rx_foreign += 1;
         };
+        let deadline = self.cfg.timeout;
+        // The usual case first: the answer to an outstanding probe, from the address probed, within its deadline,
+        // taken out of the table. It proves itself by carrying back the check value its probe carried (kept when
+        // it was sent: the same proof as making it again, without the hash).
+        let credited = match self.hosts.get(p.host) {
+            Some(_) if self.targets.get(p.host) == Some(from) => self.inflight.remove_if(tag, |f| {
+                (f.host, f.probe, f.sent_at.0, f.mac) == (p.host, p.probe, p.sent_ns, p.mac)
+                    && rx <= f.sent_at + deadline
+            }),
+            _ => None,
+        };
+        if let Some(f) = credited {
+            let st = self.hosts.get(p.host).expect("a host with a probe in flight is being probed");
+            let rtt = rx.since(f.sent_at).as_nanos() as u64;
+            st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
+            st.rtt_max = st.rtt_max.max(rtt);
+            st.rtt_sum += rtt;
+            st.received += 1;
+            st.outstanding -= 1;
+            self.stats.rx_credited += 1;
+            if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
+                st.settling = true;
+                let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + deadline).since(rx));
+                let host = p.host;
+                self.wheel.insert_or_merge(rx + window, Timer::Settle(Hosts::one(host)), |last, _| match last {
+                    Timer::Settle(hosts) => hosts.extend(host),
+                    _ => false,
+                });
+            }
+            return;
+        }
+        // Not credited: why, with the check value made again (the probe may be gone from the table).
+        if self.authentic(tag, payload).is_none() {
+            return self.stats.rx_foreign += 1;
+        }
         if from != self.targets.of(p.host) {
             return self.stats.rx_spoofed += 1;
         }
-        let timeout = self.cfg.timeout.as_nanos() as u64;
-        // `None` once the host is finished: a late reply or a copy after its result went out counts in the
-        // sweep's packets only.
+        // Ours, but its probe is past its deadline (the wheel will expire it) or already answered. `None` once the
+        // host is finished: a late reply or a copy after its result went out counts in the sweep's packets only.
+        let late = rx.0.saturating_sub(p.sent_ns) > deadline.as_nanos() as u64;
         let st = self.hosts.get(p.host);
-        // The probe this reply answers, taken out of the table if it is outstanding and within its deadline.
-        let deadline = self.cfg.timeout;
-        let credited = match st {
-            Some(_) => self.inflight.remove_if(tag, |f| f.sent_at.0 == p.sent_ns && rx <= f.sent_at + deadline),
-            None => None,
-        };
-        match (credited, st) {
-            (Some(f), Some(st)) => {
-                let rtt = rx.since(f.sent_at).as_nanos() as u64;
-                st.rtt_min = if st.received == 0 { rtt } else { st.rtt_min.min(rtt) };
-                st.rtt_max = st.rtt_max.max(rtt);
-                st.rtt_sum += rtt;
-                st.received += 1;
-                st.outstanding -= 1;
-                self.stats.rx_credited += 1;
-                if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
-                    st.settling = true;
-                    let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + self.cfg.timeout).since(rx));
-                    let host = p.host;
-                    self.wheel.insert_or_merge(rx + window, Timer::Settle(Hosts::one(host)), |last, _| match last {
-                        Timer::Settle(hosts) => hosts.extend(host),
-                        _ => false,
-                    });
-                }
+        if late {
+            if let Some(st) = st {
+                st.late = st.late.saturating_add(1);
             }
-            // Ours, but its probe is past its deadline (the wheel will expire it) or already answered.
-            (_, st) if rx.0.saturating_sub(p.sent_ns) > timeout => {
-                if let Some(st) = st {
-                    st.late = st.late.saturating_add(1);
-                }
-                self.stats.rx_late += 1;
+            self.stats.rx_late += 1;
+        } else {
+            if let Some(st) = st {
+                st.duplicates = st.duplicates.saturating_add(1);
             }
-            (_, st) => {
-                if let Some(st) = st {
-                    st.duplicates = st.duplicates.saturating_add(1);
-                }
-                self.stats.rx_duplicate += 1;
-            }
+            self.stats.rx_duplicate += 1;
         }
     }
 
