@@ -342,7 +342,7 @@ const POLL: Duration = Duration::from_millis(1);
 
 /// The batches as they come, until the sender is gone. While none waits the printer sleeps [`POLL`] at a time
 /// rather than on the channel: a receiver asleep on the channel is woken by every send, a futex call and an
-/// interrupt to the other core for each handover, which cost the sweep's loop 2-3% of a 60,000-host sweep.
+/// interrupt to the other core for each handover, which cost the sweep's loop 1-3% of a 60,000-host sweep.
 /// [`Printer::finish`] wakes it once, at the end.
 fn batches(rx: &Receiver<Vec<HostResult>>) -> impl Iterator<Item = Vec<HostResult>> + '_ {
     std::iter::from_fn(move || loop {

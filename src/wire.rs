@@ -1,7 +1,8 @@
 //! Wire formats: the only user of etherparse.
 //!
-//! Emits a typed [`EchoRequest`] into a caller's buffer (and reads one back: emit and parse mirror each other)
-//! and classifies whatever bytes a raw socket delivered into a typed [`Icmp`] message or a [`Reject`] reason. It knows nothing of hosts, keys or time: deciding whether a
+//! Emits a typed [`EchoRequest`] into a caller's buffer (by hand: eight bytes of header) and reads one back (emit
+//! and parse mirror each other), and classifies whatever bytes a raw socket delivered into a typed [`Icmp`]
+//! message or a [`Reject`] reason, with etherparse. It knows nothing of hosts, keys or time: deciding whether a
 //! well-formed reply is *ours* is the core's job (`probe/`). Every length is checked here so that nothing past
 //! this module can index out of bounds on hostile input.
 

@@ -7,7 +7,7 @@
 use crate::time::Time;
 
 /// `TICK_NS` is the tick in nanoseconds, a constant so that turning a time into its tick is a multiply and a
-/// shift: as a field it was a 64-bit division on every insert, a third of the wheel's time.
+/// shift: as a field it was a 64-bit division on every insert, a third of an insert's time.
 pub struct Wheel<T, const TICK_NS: u64> {
     slots: Vec<Vec<(u64, T)>>,
     mask: u64,

@@ -16,8 +16,9 @@ const END: u32 = u32::MAX;
 /// network that has one, so its place in the new order is known from the networks' sizes: walking each network's
 /// chain in turn writes its hosts into the rounds' places. The reads follow the list (a network's hosts are
 /// mostly together in it) and the writes go out in one stream per round: no sort, and 12 bytes a host at the peak,
-/// the chains and the old and the new list (16 when one network holds most hosts: a round's place each). Taking the rounds one by one instead read one host of every network
-/// per step, a cache miss each once the networks outgrow the cache: 0.5 s of a /8's sweep.
+/// the chains and the old and the new list (16 when one network holds most hosts: a round's place each). Taking
+/// the rounds one by one instead read one host of every network per step, a cache miss each once the networks
+/// outgrow the cache: 0.5 s of a /8's sweep.
 pub fn spread(hosts: Addrs) -> Addrs {
     let net = |ip: IpAddr| match ip {
         IpAddr::V4(a) => u64::from(u32::from(a) >> 8),
