@@ -337,19 +337,28 @@ fn print_all(
     report
 }
 
-/// How often the printer looks for results while it has none.
-const POLL: Duration = Duration::from_millis(1);
+/// How soon the printer looks again after finding no results: at first, and after every batch.
+const POLL_MIN: Duration = Duration::from_millis(1);
+/// At most this long between looks: the wait doubles while none come (a slow `--rate` hands over every 50 ms).
+const POLL_MAX: Duration = Duration::from_millis(32);
 
-/// The batches as they come, until the sender is gone. While none waits the printer sleeps [`POLL`] at a time
-/// rather than on the channel: a receiver asleep on the channel is woken by every send, a futex call and an
-/// interrupt to the other core for each handover, which cost the sweep's loop 1-3% of a 60,000-host sweep.
-/// [`Printer::finish`] wakes it once, at the end.
+/// The batches as they come, until the sender is gone. While none waits the printer sleeps rather than waiting on
+/// the channel: a receiver asleep on the channel is woken by every send, a futex call and an interrupt to the other
+/// core for each handover, which cost the sweep's loop 1-3% of a 60,000-host sweep. It looks again after
+/// [`POLL_MIN`], doubling up to [`POLL_MAX`] while nothing comes; [`Printer::finish`] wakes it once, at the end.
 fn batches(rx: &Receiver<Vec<HostResult>>) -> impl Iterator<Item = Vec<HostResult>> + '_ {
+    let mut nap = POLL_MIN;
     std::iter::from_fn(move || loop {
         match rx.try_recv() {
-            Ok(batch) => return Some(batch),
+            Ok(batch) => {
+                nap = POLL_MIN;
+                return Some(batch);
+            }
             Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::park_timeout(POLL),
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(POLL_MAX);
+            }
         }
     })
 }
