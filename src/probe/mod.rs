@@ -76,6 +76,20 @@ enum Timer {
     Settle(Hosts),
 }
 
+impl Timer {
+    /// Takes `next` in when both are runs of the same kind and `next`'s host follows this run's last (the wheel's
+    /// `insert_or_merge` offers it the entry inserted last into the same tick).
+    fn absorb(&mut self, next: Timer) -> bool {
+        match (self, next) {
+            (Timer::Deadlines { probe, hosts }, Timer::Deadlines { probe: p, hosts: n }) if *probe == p => {
+                hosts.extend(n.first)
+            }
+            (Timer::Settle(hosts), Timer::Settle(n)) => hosts.extend(n.first),
+            _ => false,
+        }
+    }
+}
+
 /// Up to 255 consecutive hosts.
 #[derive(Clone, Copy, Debug)]
 struct Hosts {
@@ -260,11 +274,11 @@ impl Prober {
         };
         let fresh = self.inflight.insert(tag, Flight { host, probe, sent_at: now, mac });
         debug_assert!(fresh, "tag reused within a run");
-        let deadline = Timer::Deadlines { probe, hosts: Hosts::one(host) };
-        self.wheel.insert_or_merge(now + self.cfg.timeout, deadline, |last, _| match last {
-            Timer::Deadlines { probe: p, hosts } if *p == probe => hosts.extend(host),
-            _ => false,
-        });
+        self.wheel.insert_or_merge(
+            now + self.cfg.timeout,
+            Timer::Deadlines { probe, hosts: Hosts::one(host) },
+            Timer::absorb,
+        );
         let st = self.hosts.get(host).expect("a host with a probe to send is being probed");
         // The host's newest probe (first send or retry) arms the next one, an interval after it really left. An
         // older probe retried late (a driver that defers after later probes went out) must not arm a second chain.

@@ -74,11 +74,7 @@ impl Prober {
             if st.pending == 0 && st.outstanding == 0 && !st.done && !st.settling {
                 st.settling = true;
                 let window = settle_window(Duration::from_nanos(rtt), (f.sent_at + deadline).since(rx));
-                let host = p.host;
-                self.wheel.insert_or_merge(rx + window, Timer::Settle(Hosts::one(host)), |last, _| match last {
-                    Timer::Settle(hosts) => hosts.extend(host),
-                    _ => false,
-                });
+                self.wheel.insert_or_merge(rx + window, Timer::Settle(Hosts::one(p.host)), Timer::absorb);
             }
             return;
         }
