@@ -386,17 +386,13 @@ impl Prober {
 
     /// The deadline of the probe tagged `tag` has come: if it is still unanswered, it is lost.
     fn expire_probe(&mut self, tag: Tag, now: Time) {
-        let Some(f) = self.inflight.get(tag) else { return };
-        // A deferred probe sent again has a later deadline of its own.
-        if now < f.sent_at + self.cfg.timeout {
-            return;
-        }
-        let host = f.host;
-        self.inflight.remove(tag);
-        if let Some(st) = self.hosts.get(host) {
+        // A deferred probe sent again has a later deadline of its own: it stays.
+        let timeout = self.cfg.timeout;
+        let Some(f) = self.inflight.remove_if(tag, |f| now >= f.sent_at + timeout) else { return };
+        if let Some(st) = self.hosts.get(f.host) {
             st.outstanding -= 1;
         }
-        self.finish_if_settled(host, now);
+        self.finish_if_settled(f.host, now);
     }
 
     /// A host with nothing pending, outstanding or settling is finished: its result is made now, and its state
