@@ -1,5 +1,7 @@
 //! Whole-sweep benchmark: pinger, `fping -q -c1 -i0 -t1000`, and a bare raw-socket baseline, side by side on the
-//! same loopback lists, in one run, rounds interleaved so that machine noise hits all three alike.
+//! same loopback lists, in one run, rounds interleaved so that machine noise hits all of them alike. Each round runs
+//! the tools in a random order; "paired vs baseline" is the median of each run divided by the same round's bare
+//! loop, the figure least moved by the machine's speed drifting between rounds.
 //!
 //! `make bench` (or `cargo bench --bench sweep`) runs it as root. Sizes: env SWEEP_SIZES (default
 //! "60000,1000000"), rounds: SWEEP_ROUNDS (default 3). fping is skipped above 65,535 hosts, where it refuses
@@ -48,38 +50,47 @@ fn main() {
     let rounds: usize = std::env::var("SWEEP_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let have_fping = Command::new("fping").arg("--version").output().is_ok();
-    println!("| hosts | tool | median wall s | runs | hosts answered | vs baseline | pinger speed-up |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| hosts | tool | median wall s | runs | hosts answered | vs baseline | paired vs baseline | pinger speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut seed = seed();
     for n in sizes {
         let list = dir.join(format!("loopback-{n}.txt"));
         write_list(&list, n);
         let mut times: [Vec<f64>; 6] = Default::default();
         let mut answered = [0usize; 6];
+        let with_fping = have_fping && n <= 65_535;
         for _ in 0..rounds {
-            let (t, a) = run_pinger(&list);
-            times[0].push(t);
-            answered[0] = a;
-            if have_fping && n <= 65_535 {
-                let (t, a) = run_fping(&list);
-                times[1].push(t);
-                answered[1] = a;
+            // Each round runs the tools in a fresh random order: the machine's speed drifts over seconds and a
+            // tool always run first (or right after fping) would carry that drift in every round.
+            let mut order = [0, 1, 2, 3, 4, 5];
+            for i in (1..order.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                order.swap(i, (seed % (i as u64 + 1)) as usize);
             }
-            for (i, mode, recv) in [
-                (2, "--baseline", ""),
-                (3, "--baseline-uring", "armed"),
-                (4, "--baseline-uring", "dontwait"),
-                (5, "--baseline", "stamped"),
-            ] {
-                let (t, a) = run_baseline(&list, mode, recv);
+            for i in order {
+                let (t, a) = match i {
+                    0 => run_pinger(&list),
+                    1 if with_fping => run_fping(&list),
+                    1 => continue,
+                    2 => run_baseline(&list, "--baseline", ""),
+                    3 => run_baseline(&list, "--baseline-uring", "armed"),
+                    4 => run_baseline(&list, "--baseline-uring", "dontwait"),
+                    _ => run_baseline(&list, "--baseline", "stamped"),
+                };
                 times[i].push(t);
                 answered[i] = a;
             }
         }
-        let med = |v: &mut Vec<f64>| {
+        let med = |v: &[f64]| {
+            let mut v = v.to_vec();
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).copied()
         };
-        let m: Vec<Option<f64>> = times.iter_mut().map(med).collect();
+        let m: Vec<Option<f64>> = times.iter().map(|v| med(v)).collect();
         let base = m[2].unwrap_or(f64::NAN);
         for (i, name) in [
             "pinger",
@@ -94,10 +105,28 @@ fn main() {
         {
             let Some(t) = m[i] else { continue };
             let speedup = if i == 0 { String::new() } else { format!("{:.2}x", t / m[0].unwrap_or(f64::NAN)) };
-            let fmt = |v: &[f64]| v.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(" ");
-            println!("| {n} | {name} | {t:.3} | {} | {} | {:.2}x | {speedup} |", fmt(&times[i]), answered[i], t / base);
+            // The same round's bare loop divides each run: a slow stretch of the machine hits both.
+            let paired: Vec<f64> = times[i].iter().zip(&times[2]).map(|(t, b)| t / b).collect();
+            let paired = med(&paired).unwrap_or(f64::NAN);
+            let fmt = |v: &[f64]| {
+                let mut v = v.to_vec();
+                v.sort_by(f64::total_cmp);
+                v.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(" ")
+            };
+            println!(
+                "| {n} | {name} | {t:.3} | {} | {} | {:.2}x | {paired:.2}x | {speedup} |",
+                fmt(&times[i]),
+                answered[i],
+                t / base
+            );
         }
     }
+}
+
+/// A seed for the rounds' order, different in each run (no random-number crate for six swaps).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
 }
 
 fn write_list(path: &Path, n: usize) {
