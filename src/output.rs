@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::outcome::{HostResult, ProbeError, Status};
-use crate::store::{ms, rfc3339};
+use crate::store::{decimal, ms, Rfc3339Cache};
 use crate::time::WallClock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,93 +79,107 @@ struct JsonError {
     message: String,
 }
 
-/// One JSON line. The first five fields are a contract with scripts; the rest may grow.
-#[derive(Serialize)]
-struct JsonLine {
-    host: IpAddr,
-    status: Status,
-    rtt_ms: Option<f64>,
-    sent: u16,
-    received: u16,
-    /// Lost probes in percent of `sent` (0 to 100), refused sends included.
-    loss_pct: f64,
-    /// Sends the kernel refused (no route, a local firewall rule): counted in `sent` and lost.
-    refused: u16,
-    rtt_min_ms: Option<f64>,
-    rtt_max_ms: Option<f64>,
-    duplicates: u16,
-    late: u16,
-    error: Option<JsonError>,
-    /// When the verdict became final (RFC 3339, UTC, microseconds): the row's `ping_timestamp` in Postgres.
-    at: String,
+/// One result as a JSON line, written by hand: `serde_json`'s derive (a map entry a field, the IP address through
+/// `Display` and then escaped) and a `String` for the time each line were the printer's whole work, on the core
+/// the sweep's kernel work also wants. The first five fields are a contract with scripts; the rest may grow. The
+/// test below holds it to what `serde_json` writes for the same fields, byte for byte. `second` is the time
+/// formatted last: a sweep's lines share a few seconds.
+fn write_json(line: &mut Vec<u8>, r: &HostResult, at_us: i64, second: &mut Rfc3339Cache) {
+    line.extend_from_slice(b"{\"host\":\"");
+    match r.host {
+        IpAddr::V4(a) => {
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push(b'.');
+                }
+                decimal(line, octet.into());
+            }
+        }
+        // Digits, letters, colons and dots: nothing to escape.
+        IpAddr::V6(a) => {
+            let _ = write!(line, "{a}");
+        }
+    }
+    line.extend_from_slice(b"\",\"status\":\"");
+    line.extend_from_slice(r.status.as_str().as_bytes());
+    line.extend_from_slice(b"\",\"rtt_ms\":");
+    number(line, r.rtt.map(|t| ms(t.avg)));
+    line.extend_from_slice(b",\"sent\":");
+    decimal(line, r.sent.into());
+    line.extend_from_slice(b",\"received\":");
+    decimal(line, r.received.into());
+    line.extend_from_slice(b",\"loss_pct\":");
+    number(line, Some((r.loss_pct() * 100.0).round() / 100.0));
+    line.extend_from_slice(b",\"refused\":");
+    decimal(line, r.refused.into());
+    line.extend_from_slice(b",\"rtt_min_ms\":");
+    number(line, r.rtt.map(|t| ms(t.min)));
+    line.extend_from_slice(b",\"rtt_max_ms\":");
+    number(line, r.rtt.map(|t| ms(t.max)));
+    line.extend_from_slice(b",\"duplicates\":");
+    decimal(line, r.duplicates.into());
+    line.extend_from_slice(b",\"late\":");
+    decimal(line, r.late.into());
+    line.extend_from_slice(b",\"error\":");
+    match r.error {
+        None => line.extend_from_slice(b"null"),
+        // Rare, and its message is prose: the derive escapes it.
+        Some(e) => {
+            let _ = serde_json::to_writer(&mut *line, &json_error(e));
+        }
+    }
+    line.extend_from_slice(b",\"at\":\"");
+    second.write(line, at_us);
+    line.extend_from_slice(b"\"}\n");
 }
 
-fn json_line(r: &HostResult, at: String) -> JsonLine {
-    JsonLine {
-        host: r.host,
-        status: r.status,
-        rtt_ms: r.rtt.map(|t| ms(t.avg)),
-        sent: r.sent,
-        received: r.received,
-        loss_pct: (r.loss_pct() * 100.0).round() / 100.0,
-        refused: r.refused,
-        rtt_min_ms: r.rtt.map(|t| ms(t.min)),
-        rtt_max_ms: r.rtt.map(|t| ms(t.max)),
-        duplicates: r.duplicates,
-        late: r.late,
-        error: r.error.map(|e| {
-            let p = e.parts();
-            JsonError {
-                kind: if matches!(e, ProbeError::Icmp { .. }) { "icmp" } else { "local" },
-                icmp_type: p.icmp_type,
-                code: p.code,
-                from: p.from,
-                errno: p.errno,
-                message: e.describe(),
-            }
-        }),
-        at,
+/// A number as `serde_json` writes it (the shortest form that reads back the same; `null` for none).
+fn number(out: &mut Vec<u8>, v: Option<f64>) {
+    // Writing into a vector cannot fail.
+    let _ = serde_json::to_writer(out, &v);
+}
+
+fn json_error(e: ProbeError) -> JsonError {
+    let p = e.parts();
+    JsonError {
+        kind: if matches!(e, ProbeError::Icmp { .. }) { "icmp" } else { "local" },
+        icmp_type: p.icmp_type,
+        code: p.code,
+        from: p.from,
+        errno: p.errno,
+        message: e.describe(),
     }
 }
 
-fn write_result(out: &mut impl Write, format: Format, width: usize, r: &HostResult, wall: WallClock) -> io::Result<()> {
-    match format {
-        Format::None => Ok(()),
-        Format::Json => {
-            let at = rfc3339(wall.unix_us(r.finished_at));
-            serde_json::to_writer(&mut *out, &json_line(r, at))?;
-            out.write_all(b"\n")
-        }
-        Format::Table => {
-            let rtt = |f: fn(&crate::outcome::Rtt) -> Duration| {
-                r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))))
-            };
-            let mut detail = match r.error {
-                Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
-                Some(e) => e.describe(),
-                None if r.late > 0 => counted(u64::from(r.late), "late reply", "late replies"),
-                None => String::new(),
-            };
-            if r.refused > 0 {
-                let sep = if detail.is_empty() { "" } else { "; " };
-                detail = format!("{}{sep}{detail}", counted(u64::from(r.refused), "send refused", "sends refused"));
-            }
-            let line = format!(
-                "{:<width$}  {:<11}  {:>4}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
-                r.host.to_string(),
-                r.status.as_str(),
-                r.sent,
-                r.received,
-                format!("{:.0}%", r.loss_pct()),
-                rtt(|t| t.avg),
-                rtt(|t| t.min),
-                rtt(|t| t.max),
-                r.duplicates,
-                detail
-            );
-            writeln!(out, "{}", line.trim_end())
-        }
+/// One result as a row of the table.
+fn write_row(out: &mut impl Write, width: usize, r: &HostResult) -> io::Result<()> {
+    let rtt = |f: fn(&crate::outcome::Rtt) -> Duration| {
+        r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))))
+    };
+    let mut detail = match r.error {
+        Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
+        Some(e) => e.describe(),
+        None if r.late > 0 => counted(u64::from(r.late), "late reply", "late replies"),
+        None => String::new(),
+    };
+    if r.refused > 0 {
+        let sep = if detail.is_empty() { "" } else { "; " };
+        detail = format!("{}{sep}{detail}", counted(u64::from(r.refused), "send refused", "sends refused"));
     }
+    let line = format!(
+        "{:<width$}  {:<11}  {:>4}  {:>4}  {:>4}  {:>8}  {:>8}  {:>8}  {:>3}  {}",
+        r.host.to_string(),
+        r.status.as_str(),
+        r.sent,
+        r.received,
+        format!("{:.0}%", r.loss_pct()),
+        rtt(|t| t.avg),
+        rtt(|t| t.min),
+        rtt(|t| t.max),
+        r.duplicates,
+        detail
+    );
+    writeln!(out, "{}", line.trim_end())
 }
 
 fn write_header(out: &mut impl Write, width: usize) -> io::Result<()> {
@@ -229,7 +243,9 @@ pub fn spawn(
         .name("output".into())
         .spawn(move || {
             let width = if ipv6 { 39 } else { 15 };
-            print_all(rx, spare_tx, Lines { format, only: show.only, width, wall }, order, total, show_bar)
+            let lines =
+                Lines { format, only: show.only, width, wall, json: Vec::new(), second: Rfc3339Cache::default() };
+            print_all(rx, spare_tx, lines, order, total, show_bar)
         })
         .expect("spawning the output thread");
     Printer { tx, spare, handle }
@@ -241,15 +257,26 @@ struct Lines {
     only: Only,
     width: usize,
     wall: WallClock,
+    /// A JSON line being written, and the second its time was in.
+    json: Vec<u8>,
+    second: Rfc3339Cache,
 }
 
 impl Lines {
-    fn write(&self, out: &mut impl Write, r: &HostResult, report: &mut Printed) {
-        if report.broken.is_none() && self.only.admits(r.status) {
-            if let Err(e) = write_result(out, self.format, self.width, r, self.wall) {
-                report.broken = Some(e);
-            }
+    fn write(&mut self, out: &mut impl Write, r: &HostResult, report: &mut Printed) {
+        if report.broken.is_some() || !self.only.admits(r.status) {
+            return;
         }
+        let done = match self.format {
+            Format::None => Ok(()),
+            Format::Json => {
+                self.json.clear();
+                write_json(&mut self.json, r, self.wall.unix_us(r.finished_at), &mut self.second);
+                out.write_all(&self.json)
+            }
+            Format::Table => write_row(out, self.width, r),
+        };
+        report.broken = done.err();
     }
 }
 
@@ -293,7 +320,7 @@ impl InOrder {
 fn print_all(
     rx: Receiver<Vec<HostResult>>,
     spare: Sender<Vec<HostResult>>,
-    lines: Lines,
+    mut lines: Lines,
     mut order: Option<InOrder>,
     total: usize,
     bar: bool,
@@ -366,4 +393,148 @@ fn batches(rx: &Receiver<Vec<HostResult>>) -> impl Iterator<Item = Vec<HostResul
 /// `n` and the noun for it: "1 late reply", "2 late replies".
 pub fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::outcome::Rtt;
+    use crate::time::Time;
+
+    /// The line as `serde_json` writes it from a derived struct: what the hand-written one must equal.
+    #[derive(Serialize)]
+    struct JsonLine {
+        host: IpAddr,
+        status: Status,
+        rtt_ms: Option<f64>,
+        sent: u16,
+        received: u16,
+        loss_pct: f64,
+        refused: u16,
+        rtt_min_ms: Option<f64>,
+        rtt_max_ms: Option<f64>,
+        duplicates: u16,
+        late: u16,
+        error: Option<JsonError>,
+        at: String,
+    }
+
+    fn theirs(r: &HostResult, at_us: i64) -> String {
+        let line = JsonLine {
+            host: r.host,
+            status: r.status,
+            rtt_ms: r.rtt.map(|t| ms(t.avg)),
+            sent: r.sent,
+            received: r.received,
+            loss_pct: (r.loss_pct() * 100.0).round() / 100.0,
+            refused: r.refused,
+            rtt_min_ms: r.rtt.map(|t| ms(t.min)),
+            rtt_max_ms: r.rtt.map(|t| ms(t.max)),
+            duplicates: r.duplicates,
+            late: r.late,
+            error: r.error.map(json_error),
+            at: crate::store::rfc3339(at_us),
+        };
+        serde_json::to_string(&line).unwrap() + "\n"
+    }
+
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|a| IpAddr::V4(Ipv4Addr::from(a))),
+            any::<u128>().prop_map(|a| IpAddr::V6(Ipv6Addr::from(a))),
+            // Mostly zeros, as real IPv6 addresses are: the `::` forms.
+            (any::<u16>(), any::<u16>(), 0..8usize).prop_map(|(a, b, at)| {
+                let mut s = [0u16; 8];
+                s[at] = a;
+                s[7] = b;
+                IpAddr::V6(Ipv6Addr::from(s))
+            }),
+        ]
+    }
+
+    fn result() -> impl Strategy<Value = HostResult> {
+        let status = prop_oneof![Just(Status::Alive), Just(Status::Unreachable), Just(Status::Timeout)];
+        let nanos = prop_oneof![0..2_000_000u64, 0..100_000_000_000u64];
+        let rtt = proptest::option::of((nanos.clone(), nanos.clone(), nanos)).prop_map(|o| {
+            o.map(|(a, b, c)| Rtt {
+                avg: Duration::from_nanos(a),
+                min: Duration::from_nanos(b),
+                max: Duration::from_nanos(c),
+            })
+        });
+        let error = proptest::option::of(prop_oneof![
+            (any::<u8>(), any::<u8>(), ip()).prop_map(|(icmp_type, code, from)| ProbeError::Icmp {
+                icmp_type,
+                code,
+                from
+            }),
+            any::<i32>().prop_map(|errno| ProbeError::Local { errno }),
+        ]);
+        (ip(), status, any::<[u16; 5]>(), rtt, error).prop_map(|(host, status, n, rtt, error)| HostResult {
+            host,
+            status,
+            sent: n[0],
+            refused: n[1],
+            received: n[2],
+            duplicates: n[3],
+            late: n[4],
+            rtt,
+            error,
+            finished_at: Time(0),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_json_line_is_what_serde_json_writes(
+            rs in proptest::collection::vec(result(), 1..20),
+            // 2001 to 2033, in steps that cross seconds and stay within them.
+            start in 1_000_000_000_000_000i64..2_000_000_000_000_000,
+            steps in proptest::collection::vec(0..1_500_000i64, 20),
+        ) {
+            let (mut second, mut at) = (Rfc3339Cache::default(), start);
+            for (r, step) in rs.iter().zip(steps) {
+                at += step;
+                let mut mine = Vec::new();
+                write_json(&mut mine, r, at, &mut second);
+                prop_assert_eq!(String::from_utf8(mine).unwrap(), theirs(r, at));
+            }
+        }
+    }
+
+    #[test]
+    fn a_json_line_reads_back_as_the_result() {
+        let r = HostResult {
+            host: "127.0.0.1".parse().unwrap(),
+            status: Status::Alive,
+            sent: 3,
+            refused: 0,
+            received: 2,
+            duplicates: 1,
+            late: 0,
+            rtt: Some(Rtt {
+                avg: Duration::from_micros(41),
+                min: Duration::from_micros(12),
+                max: Duration::from_micros(70),
+            }),
+            error: None,
+            finished_at: Time(0),
+        };
+        let mut line = Vec::new();
+        write_json(&mut line, &r, 1_795_000_000_123_456, &mut Rfc3339Cache::default());
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["host"], "127.0.0.1");
+        assert_eq!(v["status"], "alive");
+        assert_eq!(v["rtt_ms"], 0.041);
+        assert_eq!(v["loss_pct"], 33.33);
+        assert_eq!(v["duplicates"], 1);
+        assert_eq!(v["error"], serde_json::Value::Null);
+        assert_eq!(v["at"], "2026-11-18T11:06:40.123456Z");
+        assert!(line.ends_with(b"}\n"));
+    }
 }

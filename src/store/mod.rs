@@ -32,7 +32,10 @@ use crate::outcome::{HostResult, ProbeError, Status};
 
 /// Milliseconds with microsecond precision, as every output shows them (JSON, Redis, Postgres agree exactly).
 pub fn ms(d: Duration) -> f64 {
-    (d.as_nanos() as f64 / 1000.0).round() / 1000.0
+    // Through u64 where it fits (584 years): the same value, but a u128's conversion to f64 is a library call
+    // (`__floattidf`, on every line the printer writes).
+    let ns = u64::try_from(d.as_nanos()).map_or_else(|_| d.as_nanos() as f64, |n| n as f64);
+    (ns / 1000.0).round() / 1000.0
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-24T11:26:49.123456Z`.
@@ -41,7 +44,7 @@ pub fn rfc3339(unix_us: i64) -> String {
 }
 
 /// [`rfc3339`] written into a buffer, the part up to the second formatted once a second: for the many rows of a
-/// sweep, which share a few seconds (Redis values, half a million a second).
+/// sweep, which share a few seconds (Redis values and JSON lines, half a million a second).
 #[derive(Default)]
 pub(crate) struct Rfc3339Cache {
     at: Option<i64>,
@@ -69,6 +72,21 @@ impl Rfc3339Cache {
         out.extend_from_slice(&micros);
         out.push(b'Z');
     }
+}
+
+/// `n` in decimal digits.
+pub(crate) fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// One host's result as stored: the [`HostResult`] with its wall-clock time and its error spelled out.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionInfo, ConnectionLike, IntoConnectionInfo, Value};
 use uuid::Uuid;
 
-use super::{Record, Rfc3339Cache, Row, StoreError};
+use super::{decimal, Record, Rfc3339Cache, Row, StoreError};
 
 /// Writes a host's value, the JSON the README documents (`redis-cli get HOST`), by hand into `out`: serde's
 /// map machinery and the RFC 3339 formatting per row were a third of the writer's time. `sweep` is the sweep's id
@@ -42,21 +42,6 @@ fn write_value(out: &mut Vec<u8>, r: &Row, sweep: &str, vantage_json: &[u8], sec
     out.extend_from_slice(b",\"vantage\":");
     out.extend_from_slice(vantage_json);
     out.push(b'}');
-}
-
-/// `n` in decimal digits.
-fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// One RESP bulk string.
