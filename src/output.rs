@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::outcome::{HostResult, ProbeError, Status};
+use crate::outcome::{HostResult, ProbeError, Rtt, Status};
 use crate::store::{decimal, ms, Rfc3339Cache};
 use crate::time::WallClock;
 
@@ -102,24 +102,31 @@ fn write_json(line: &mut Vec<u8>, r: &HostResult, at_us: i64, second: &mut Rfc33
     }
     line.extend_from_slice(b"\",\"status\":\"");
     line.extend_from_slice(r.status.as_str().as_bytes());
-    line.extend_from_slice(b"\",\"rtt_ms\":");
-    number(line, r.rtt.map(|t| ms(t.avg)));
-    line.extend_from_slice(b",\"sent\":");
-    decimal(line, r.sent.into());
-    line.extend_from_slice(b",\"received\":");
-    decimal(line, r.received.into());
-    line.extend_from_slice(b",\"loss_pct\":");
-    number(line, Some((r.loss_pct() * 100.0).round() / 100.0));
-    line.extend_from_slice(b",\"refused\":");
-    decimal(line, r.refused.into());
-    line.extend_from_slice(b",\"rtt_min_ms\":");
-    number(line, r.rtt.map(|t| ms(t.min)));
-    line.extend_from_slice(b",\"rtt_max_ms\":");
-    number(line, r.rtt.map(|t| ms(t.max)));
-    line.extend_from_slice(b",\"duplicates\":");
-    decimal(line, r.duplicates.into());
-    line.extend_from_slice(b",\"late\":");
-    decimal(line, r.late.into());
+    line.push(b'"');
+    let rtt = |f: fn(&Rtt) -> Duration| Number::Float(r.rtt.map(|t| ms(f(&t))));
+    for (name, value) in [
+        ("rtt_ms", rtt(|t| t.avg)),
+        ("sent", Number::Count(r.sent)),
+        ("received", Number::Count(r.received)),
+        ("loss_pct", Number::Float(Some((r.loss_pct() * 100.0).round() / 100.0))),
+        ("refused", Number::Count(r.refused)),
+        ("rtt_min_ms", rtt(|t| t.min)),
+        ("rtt_max_ms", rtt(|t| t.max)),
+        ("duplicates", Number::Count(r.duplicates)),
+        ("late", Number::Count(r.late)),
+    ] {
+        line.extend_from_slice(b",\"");
+        line.extend_from_slice(name.as_bytes());
+        line.extend_from_slice(b"\":");
+        match value {
+            Number::Count(n) => decimal(line, n.into()),
+            // As `serde_json` writes a number: the shortest form that reads back the same, `null` for none (into a
+            // vector, which cannot fail).
+            Number::Float(v) => {
+                let _ = serde_json::to_writer(&mut *line, &v);
+            }
+        }
+    }
     line.extend_from_slice(b",\"error\":");
     match r.error {
         None => line.extend_from_slice(b"null"),
@@ -133,10 +140,10 @@ fn write_json(line: &mut Vec<u8>, r: &HostResult, at_us: i64, second: &mut Rfc33
     line.extend_from_slice(b"\"}\n");
 }
 
-/// A number as `serde_json` writes it (the shortest form that reads back the same; `null` for none).
-fn number(out: &mut Vec<u8>, v: Option<f64>) {
-    // Writing into a vector cannot fail.
-    let _ = serde_json::to_writer(out, &v);
+/// A JSON line's numeric fields.
+enum Number {
+    Count(u16),
+    Float(Option<f64>),
 }
 
 fn json_error(e: ProbeError) -> JsonError {
@@ -153,9 +160,7 @@ fn json_error(e: ProbeError) -> JsonError {
 
 /// One result as a row of the table.
 fn write_row(out: &mut impl Write, width: usize, r: &HostResult) -> io::Result<()> {
-    let rtt = |f: fn(&crate::outcome::Rtt) -> Duration| {
-        r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))))
-    };
+    let rtt = |f: fn(&Rtt) -> Duration| r.rtt.map_or_else(|| "-".to_string(), |t| format!("{:.3}", ms(f(&t))));
     let mut detail = match r.error {
         Some(e @ ProbeError::Icmp { from, .. }) => format!("{} from {from}", e.describe()),
         Some(e) => e.describe(),
@@ -403,7 +408,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::outcome::Rtt;
     use crate::time::Time;
 
     /// The line as `serde_json` writes it from a derived struct: what the hand-written one must equal.
