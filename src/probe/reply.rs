@@ -79,7 +79,7 @@ impl Prober {
             return;
         }
         // Not credited: why, with the check value made again (the probe may be gone from the table).
-        if self.authentic(tag, payload).is_none() {
+        if !self.proves(tag, &p) {
             return self.stats.rx_foreign += 1;
         }
         if from != self.targets.of(p.host) {
@@ -120,11 +120,15 @@ impl Prober {
 
     /// The payload, if its check value proves this run sent it with this tag.
     fn authentic(&self, tag: Tag, payload: &[u8]) -> Option<EchoPayload> {
-        let p = EchoPayload::parse(payload)?;
-        let dst = self.targets.get(p.host)?;
-        let ok = p.probe < self.cfg.probes
-            && self.tag_of(p.host, p.probe) == tag
-            && self.key.mac(tag, p.host, p.probe, p.sent_ns, dst) == p.mac;
-        ok.then_some(p)
+        EchoPayload::parse(payload).filter(|p| self.proves(tag, p))
+    }
+
+    /// Whether the check value of the parsed payload `p` proves this run sent it with this tag.
+    fn proves(&self, tag: Tag, p: &EchoPayload) -> bool {
+        self.targets.get(p.host).is_some_and(|dst| {
+            p.probe < self.cfg.probes
+                && self.tag_of(p.host, p.probe) == tag
+                && self.key.mac(tag, p.host, p.probe, p.sent_ns, dst) == p.mac
+        })
     }
 }
