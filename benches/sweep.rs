@@ -4,7 +4,8 @@
 //! loop, the figure least moved by the machine's speed drifting between rounds.
 //!
 //! `make bench` (or `cargo bench --bench sweep`) runs it as root. Sizes: env SWEEP_SIZES (default
-//! "60000,1000000"), rounds: SWEEP_ROUNDS (default 3). fping is skipped above 65,535 hosts, where it refuses
+//! "60000,1000000"), rounds: SWEEP_ROUNDS (default 3). SWEEP_RAW=FILE appends every run as a CSV line (hosts, round,
+//! tool, seconds), to pool several runs. fping is skipped above 65,535 hosts, where it refuses
 //! ("not enough sequence numbers"). Every list is 127.0.0.0/8 only, and PINGER_ALLOW is set for every child.
 //!
 //! The baseline (`sweep --baseline LIST`, `bare.rs`) is the simplest thing that can sweep: read the list, sendmmsg
@@ -25,6 +26,16 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+/// The tools, in the order of the table's rows.
+const NAMES: [&str; 6] = [
+    "pinger",
+    "fping -q -c1 -i0 -t1000",
+    "bare baseline",
+    "bare io_uring, armed receives",
+    "bare io_uring, MSG_DONTWAIT receives",
+    "bare baseline with kernel receive timestamps (as pinger)",
+];
 
 const ALLOW: &str = "127.0.0.0/8,::1/128,198.18.0.0/15,2001:db8::/32";
 
@@ -55,13 +66,15 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut seed = seed();
+    let mut raw = std::env::var_os("SWEEP_RAW")
+        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open SWEEP_RAW"));
     for n in sizes {
         let list = dir.join(format!("loopback-{n}.txt"));
         write_list(&list, n);
         let mut times: [Vec<f64>; 6] = Default::default();
         let mut answered = [0usize; 6];
         let with_fping = have_fping && n <= 65_535;
-        for _ in 0..rounds {
+        for round in 0..rounds {
             // Each round runs the tools in a fresh random order: the machine's speed drifts over seconds and a
             // tool always run first (or right after fping) would carry that drift in every round.
             let mut order = [0, 1, 2, 3, 4, 5];
@@ -83,6 +96,9 @@ fn main() {
                 };
                 times[i].push(t);
                 answered[i] = a;
+                if let Some(f) = raw.as_mut() {
+                    writeln!(f, "{n},{round},\"{}\",{t:.6}", NAMES[i]).expect("write SWEEP_RAW");
+                }
             }
         }
         let med = |v: &[f64]| {
@@ -92,17 +108,7 @@ fn main() {
         };
         let m: Vec<Option<f64>> = times.iter().map(|v| med(v)).collect();
         let base = m[2].unwrap_or(f64::NAN);
-        for (i, name) in [
-            "pinger",
-            "fping -q -c1 -i0 -t1000",
-            "bare baseline",
-            "bare io_uring, armed receives",
-            "bare io_uring, MSG_DONTWAIT receives",
-            "bare baseline with kernel receive timestamps (as pinger)",
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, name) in NAMES.iter().enumerate() {
             let Some(t) = m[i] else { continue };
             let speedup = if i == 0 { String::new() } else { format!("{:.2}x", t / m[0].unwrap_or(f64::NAN)) };
             // The same round's bare loop divides each run: a slow stretch of the machine hits both.
