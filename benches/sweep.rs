@@ -5,7 +5,8 @@
 //!
 //! `make bench` (or `cargo bench --bench sweep`) runs it as root. Sizes: env SWEEP_SIZES (default
 //! "60000,1000000"), rounds: SWEEP_ROUNDS (default 3). SWEEP_RAW=FILE appends every run as a CSV line (hosts, round,
-//! tool, seconds), to pool several runs. fping is skipped above 65,535 hosts, where it refuses
+//! tool, seconds), and `sweep --pool FILE` (`pool.rs`) pools them: per-run and pooled paired medians with a 95%
+//! bootstrap interval. fping is skipped above 65,535 hosts, where it refuses
 //! ("not enough sequence numbers"). Every list is 127.0.0.0/8 only, and PINGER_ALLOW is set for every child.
 //!
 //! The baseline (`sweep --baseline LIST`, `bare.rs`) is the simplest thing that can sweep: read the list, sendmmsg
@@ -18,6 +19,8 @@
 
 #[path = "sweep/bare.rs"]
 mod bare;
+#[path = "sweep/pool.rs"]
+mod pool;
 #[path = "sweep/uring.rs"]
 mod uring;
 
@@ -50,6 +53,13 @@ fn main() {
         println!("{}", uring::sweep(Path::new(&args[i + 1]), uring::Recv::parse(args.get(i + 2))));
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--pool") {
+        if let Err(e) = pool::report(Path::new(args.get(i + 1).map_or("", String::as_str))) {
+            eprintln!("sweep --pool: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list`: nothing to enumerate
     }
@@ -79,10 +89,7 @@ fn main() {
             // tool always run first (or right after fping) would carry that drift in every round.
             let mut order = [0, 1, 2, 3, 4, 5];
             for i in (1..order.len()).rev() {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                order.swap(i, (seed % (i as u64 + 1)) as usize);
+                order.swap(i, (next(&mut seed) % (i as u64 + 1)) as usize);
             }
             for i in order {
                 let (t, a) = match i {
@@ -133,6 +140,14 @@ fn main() {
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
+}
+
+/// xorshift64: the next number from `seed`, which it advances.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
 }
 
 fn write_list(path: &Path, n: usize) {
