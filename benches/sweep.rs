@@ -5,8 +5,8 @@
 //!
 //! `make bench` (or `cargo bench --bench sweep`) runs it as root. Sizes: env SWEEP_SIZES (default
 //! "60000,1000000"), rounds: SWEEP_ROUNDS (default 3). SWEEP_RAW=FILE appends every run as a CSV line (hosts, round,
-//! tool, seconds), and `sweep --pool FILE` (`pool.rs`) pools them: per-run and pooled paired medians with a 95%
-//! bootstrap interval. fping is skipped above 65,535 hosts, where it refuses
+//! tool, seconds), and `cargo bench --bench sweep -- --pool FILE` (`pool.rs`) pools them: per-run and pooled paired
+//! medians with a 95% bootstrap interval. fping is skipped above 65,535 hosts, where it refuses
 //! ("not enough sequence numbers"). Every list is 127.0.0.0/8 only, and PINGER_ALLOW is set for every child.
 //!
 //! The baseline (`sweep --baseline LIST`, `bare.rs`) is the simplest thing that can sweep: read the list, sendmmsg

@@ -1,8 +1,10 @@
-//! `sweep --pool FILE`: pools the runs that `SWEEP_RAW=FILE` appended, for a figure finer than one run can give.
+//! `cargo bench --bench sweep -- --pool FILE`: pools the runs that `SWEEP_RAW=FILE` appended, for a figure finer
+//! than one run can give.
 //!
-//! One run of the bench reads pinger anywhere between 1.02x and 1.10x the bare loop on this machine: the spread of
-//! a median of 41 paired rounds. Pooling several runs gives one paired median over all their rounds and, by
-//! bootstrap (resampling the rounds with replacement), a 95% interval that says how far that median can be trusted.
+//! On a noisy machine one run of the bench read pinger anywhere between 1.02x and 1.10x the bare loop (stop 26):
+//! the spread of a median of 41 paired rounds. Pooling several runs gives one paired median over all their rounds
+//! and, by bootstrap (resampling the rounds with replacement), a 95% interval that says how far that median can be
+//! trusted.
 //! A run starts where a size's round number goes back to 0.
 
 use std::collections::BTreeMap;
