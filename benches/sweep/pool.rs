@@ -4,8 +4,7 @@
 //! On a noisy machine one run of the bench read pinger anywhere between 1.02x and 1.10x the bare loop (stop 26):
 //! the spread of a median of 41 paired rounds. Pooling several runs gives one paired median over all their rounds
 //! and, by bootstrap (resampling the rounds with replacement), a 95% interval that says how far that median can be
-//! trusted.
-//! A run starts where a size's round number goes back to 0.
+//! trusted. A run starts where a size's round number goes back, or where a round's tool comes again.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +24,9 @@ pub fn report(path: &Path) -> Result<(), String> {
         let (n, round, tool, t) =
             parse(line).ok_or_else(|| format!("{}:{}: not `hosts,round,\"tool\",seconds`", path.display(), no + 1))?;
         let runs = sizes.entry(n).or_default();
-        if runs.is_empty() || last.get(&n).is_some_and(|&r| round < r) {
+        // A new run: the round number went back, or this round already has this tool (runs of one round each).
+        let seen = runs.last().is_some_and(|run| run.get(&round).is_some_and(|m| m.contains_key(&tool)));
+        if runs.is_empty() || seen || last.get(&n).is_some_and(|&r| round < r) {
             runs.push(Run::new());
         }
         last.insert(n, round);
