@@ -15,12 +15,15 @@
 //! (`sweep --baseline-uring LIST`, `uring.rs`) does the same through one ring, to tell whether io_uring would move
 //! that limit (issue 17). `sweep --baseline LIST stamped` is the bare loop asking the kernel for what pinger
 //! asks on every receive (a kernel timestamp; the sender comes from the IP header): the part of pinger's cost
-//! that is exactness.
+//! that is exactness. `sweep --baseline-split LIST [stamped] [nap]` (`split.rs`, not in the table) sends from one
+//! thread and receives on another, to tell whether receiving on the other core would pay.
 
 #[path = "sweep/bare.rs"]
 mod bare;
 #[path = "sweep/pool.rs"]
 mod pool;
+#[path = "sweep/split.rs"]
+mod split;
 #[path = "sweep/uring.rs"]
 mod uring;
 
@@ -47,6 +50,11 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--baseline") {
         let stamped = args.get(i + 2).is_some_and(|a| a == "stamped");
         println!("{}", bare::sweep(Path::new(&args[i + 1]), stamped));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--baseline-split") {
+        let has = |word: &str| args[i + 2..].iter().any(|a| a == word);
+        println!("{}", split::sweep(Path::new(&args[i + 1]), has("stamped"), has("nap")));
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--baseline-uring") {
