@@ -152,8 +152,17 @@ pub fn sweep(
         // in before its probe's deadline, and once the deadline has fired it would no longer be credited.
         prober.handle_timeout(backlog.map_or_else(|| clock.now(), |t| t.min(clock.now())));
         let blocked = send(socks, prober, clock, &mut tx, &mut scratch);
-        done.extend(std::iter::from_fn(|| prober.poll_result()));
         let now = clock.now();
+        while let Some(r) = prober.poll_result() {
+            // A turn that finishes more hosts than the vector holds (timers firing together after a stall) hands
+            // them over rather than growing it: a grown vector is fresh memory, a page fault every 4 KB.
+            if done.len() == done.capacity() && !done.is_empty() {
+                on_results(&mut done);
+                done.clear();
+                handed_over = now;
+            }
+            done.push(r);
+        }
         if prober.is_done() || done.len() >= HANDOVER_HOSTS || now.since(handed_over) >= HANDOVER_EVERY {
             if !done.is_empty() {
                 on_results(&mut done);

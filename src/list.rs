@@ -25,6 +25,7 @@ pub fn collect_targets(cfg: &Config) -> Result<(Addrs, ListReport, String), Erro
                 c.read("stdin", io::stdin().lock()).map_err(err)?;
             } else {
                 let f = File::open(path).map_err(err)?;
+                c.expect_bytes(f.metadata().map_or(0, |m| m.len()));
                 c.read(path, BufReader::with_capacity(1 << 16, f)).map_err(err)?;
             }
             match (path.as_str(), cfg.targets.is_empty()) {
@@ -43,6 +44,7 @@ pub fn collect_targets(cfg: &Config) -> Result<(Addrs, ListReport, String), Erro
                 source::Origin::Url { url } => url.clone(),
                 source::Origin::Cache { path, .. } | source::Origin::Shipped { path, .. } => path.display().to_string(),
             };
+            c.expect_bytes(body.len() as u64);
             c.read(&name, &body[..]).map_err(|e| Error::HostsFile { path: name.clone(), source: e })?;
             origin.to_string()
         }

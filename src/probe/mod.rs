@@ -143,8 +143,11 @@ struct HostState {
 /// after a sweep's last reply ([`reply::SETTLE_MIN`]) ends within a quarter of its length.
 const TICK: Duration = Duration::from_micros(250);
 
-/// Entries the in-flight table starts with (see [`Prober::new`]).
-const INFLIGHT_START: u64 = 4096;
+/// Entries the in-flight table starts with (see [`Prober::new`]): 512 buckets, 16 KB, within the first-level
+/// cache. A loopback sweep at full speed holds one or two batches in flight; at 4,096 entries (256 KB) the
+/// random tags of its inserts and lookups missed that cache, about a point of a 60,000-host sweep's time
+/// (BENCHMARKS.md, "Stop 29").
+const INFLIGHT_START: u64 = 256;
 
 /// The sweep of one host list as a state machine that the caller drives: [`engine::sweep`](crate::engine::sweep)
 /// with the sockets and the clock, the unit tests and benchmarks with byte slices and a fake clock.

@@ -215,6 +215,9 @@ impl Collector {
         if !self.names.is_empty() {
             return false;
         }
+        if self.ascending() {
+            return true;
+        }
         let (mut v4, mut v6): (Vec<u64>, Vec<(u128, u128)>) = (Vec::with_capacity(self.entries.len()), Vec::new());
         for e in &self.entries {
             match *e {
@@ -231,6 +234,20 @@ impl Collector {
         v4.sort_unstable();
         v6.sort_unstable();
         v4.windows(2).all(|w| (w[0] as u32) < ((w[1] >> 32) as u32)) && v6.windows(2).all(|w| w[0].1 < w[1].0)
+    }
+
+    /// True when each entry of a family starts after the last one of that family ended: a list in address order
+    /// (written from ranges, or sorted) is disjoint, known in one pass without the sorted copy (a 60,000-line list
+    /// wrote 480 KB for it, a page fault every 4 KB).
+    fn ascending(&self) -> bool {
+        let (mut v4, mut v6): (Option<u128>, Option<u128>) = (None, None);
+        self.entries.iter().all(|e| {
+            let Some(s) = self.hosts_of(*e) else { return true };
+            let last = if s.v6 { &mut v6 } else { &mut v4 };
+            let after = last.is_none_or(|l| s.first > l);
+            *last = Some(s.last);
+            after
+        })
     }
 
     /// The most distinct hosts the list can give: the permitted addresses of every block, each counted once
@@ -261,6 +278,14 @@ impl Collector {
             return false;
         }
         true
+    }
+
+    /// Room for the entries of a list of `bytes` bytes, one for every 8 (the shortest IPv4 line, `1.2.3.4` and a
+    /// newline), reserved at once: grown by doubling, the entries of a 60,000-line list were copied to fresh memory
+    /// at each step. Pages reserved and never written cost nothing; a list larger than 512 MB grows from there.
+    pub fn expect_bytes(&mut self, bytes: u64) {
+        let entries = usize::try_from(bytes / 8).unwrap_or(usize::MAX).min(1 << 26);
+        let _ = self.entries.try_reserve_exact(entries.saturating_sub(self.entries.len()));
     }
 
     /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank lines, CRLF,

@@ -275,6 +275,10 @@ fn entries_that_only_touch_give_every_address_once_and_entries_that_share_one_gi
     let (hosts, r) = collect("127.0.0.1-127.0.0.3\n127.0.0.4/31\n127.0.0.6\n", None, Filter::default());
     assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]);
     assert_eq!(r.duplicates, 0);
+    // In address order within each family, the families interleaved: disjoint too.
+    let (hosts, r) = collect("127.0.0.1\n::1\n127.0.0.2\n127.0.0.4/31\n", None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.1", "::1", "127.0.0.2", "127.0.0.4", "127.0.0.5"]);
+    assert_eq!(r.duplicates, 0);
     // Sharing an address at either edge, inside, or as the same line twice: each address is taken once.
     for (text, dups) in [
         ("127.0.0.1-127.0.0.3\n127.0.0.3\n", 1),
@@ -282,6 +286,10 @@ fn entries_that_only_touch_give_every_address_once_and_entries_that_share_one_gi
         ("127.0.0.1-127.0.0.3\n127.0.0.2-127.0.0.5\n", 2),
         ("127.0.0.2\n127.0.0.0/29\n", 1),
         ("127.0.0.9\n127.0.0.9\n", 1),
+        // In address order but for the last line, and per family in order while the other family comes between.
+        ("127.0.0.5\n127.0.0.7\n127.0.0.5\n", 1),
+        ("::1\n127.0.0.2\n::1\n", 1),
+        ("127.0.0.1\n::1\n127.0.0.2\n::1\n127.0.0.3\n", 1),
     ] {
         let (hosts, r) = collect(text, None, Filter::default());
         let mut distinct = hosts.clone();
