@@ -45,6 +45,10 @@ impl<T: Copy, const TICK_NS: u64> Wheel<T, TICK_NS> {
     /// Schedules `item` like [`insert`](Self::insert), unless the entry inserted last into the same tick takes it
     /// in: `merge(last, item)` returns true when it did. Both fire together, which is when either would have (a
     /// tick is the wheel's resolution), so many timers due in one tick can share one entry.
+    ///
+    /// Inlined, as the sweep's two per-host timers (a deadline per probe, a duplicate window per reply) merge
+    /// almost every time: as a call it was the prober's largest item after the loop itself.
+    #[inline(always)]
     pub fn insert_or_merge(&mut self, due: Time, item: T, merge: impl FnOnce(&mut T, T) -> bool) {
         let tick = due.0.div_ceil(TICK_NS).max(self.done_tick + 1);
         let slot = &mut self.slots[(tick & self.mask) as usize];
@@ -53,7 +57,12 @@ impl<T: Copy, const TICK_NS: u64> Wheel<T, TICK_NS> {
                 return;
             }
         }
-        slot.push((tick, item));
+        self.push(tick, item);
+    }
+
+    #[inline(never)]
+    fn push(&mut self, tick: u64, item: T) {
+        self.slots[(tick & self.mask) as usize].push((tick, item));
         self.len += 1;
     }
 

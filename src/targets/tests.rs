@@ -24,6 +24,22 @@ fn a_messy_list_keeps_every_valid_line_in_order() {
 }
 
 #[test]
+fn a_list_read_through_any_buffer_size_gives_the_same_hosts_and_counts() {
+    // Lines cut at every place by the reader's buffer, and lines longer than it, read as from one slice.
+    let text = "# resolvers\r\n127.0.0.1\r\n\r\n  127.0.0.2  \n127.0.0.1\nnot an ip!\n127.0.0.3 # trailing comment\n\
+                127.0.0.300\n127.0.1.0/30\n::1\n127.0.0.9";
+    let whole = collect(text, None, Filter::default());
+    for capacity in 1..=text.len() + 1 {
+        let mut c = Collector::new(Filter::default(), None, usize::MAX);
+        c.read("list", std::io::BufReader::with_capacity(capacity, text.as_bytes())).unwrap();
+        let (hosts, r) = c.finish(Duration::from_secs(5)).unwrap();
+        let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        assert_eq!((&hosts, r.lines, r.invalid, r.duplicates), (&whole.0, 11, 2, 1), "buffer of {capacity} bytes");
+        assert_eq!(r.invalid_examples, whole.1.invalid_examples, "buffer of {capacity} bytes");
+    }
+}
+
+#[test]
 fn count_takes_the_first_distinct_permitted_hosts() {
     let filter = Filter { allow: vec![parse_cidr_list("127.0.0.0/8").unwrap()] };
     let multicast = Ipv4Addr::new(224, 0, 0, 1);
