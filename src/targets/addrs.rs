@@ -23,6 +23,12 @@ impl Addrs {
         Some(a)
     }
 
+    /// IPv4 hosts, each at its place in `v4`, taken as they are (no copy).
+    pub fn from_v4(v4: Vec<u32>) -> Addrs {
+        let words = v4.len().div_ceil(64);
+        Addrs { slots: v4, is_v6: vec![0; words], v6: Vec::new() }
+    }
+
     /// Adds a host; it gets the next index. A list holds fewer than 2^32 hosts (`--max-hosts` and the prober
     /// refuse more).
     pub fn push(&mut self, ip: IpAddr) {

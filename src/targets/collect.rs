@@ -51,6 +51,10 @@ pub struct Collector {
     dedupe: bool,
     hosts: Addrs,
     report: ListReport,
+    /// While every entry so far is a lone IPv4 address the filter permits (the usual long list), they are kept
+    /// here, 4 bytes each, and become the sweep's list as they are when they are in address order; an entry of any
+    /// other kind (a refused address, a block, a name) first moves them into `entries`, 8 bytes each.
+    plain: Vec<u32>,
     /// Entries (blocks and ranges) in list order; host names wait beside them (with the position they go before)
     /// to be resolved.
     entries: Vec<Entry>,
@@ -72,6 +76,7 @@ impl Collector {
             dedupe: true,
             hosts: Addrs::default(),
             report: ListReport::default(),
+            plain: Vec::new(),
             entries: Vec::new(),
             wide: Vec::new(),
             names: Vec::new(),
@@ -160,10 +165,27 @@ impl Collector {
 
     /// A lone IPv4 address, judged by the filter now (once: the count of the list and the taking both use it).
     fn push_v4(&mut self, a: u32) {
-        self.entries.push(match self.filter.check(IpAddr::V4(a.into())) {
+        let verdict = self.filter.check(IpAddr::V4(a.into()));
+        if verdict.is_ok() && self.is_plain() {
+            return self.plain.push(a);
+        }
+        self.leave_plain();
+        self.entries.push(match verdict {
             Ok(()) => Entry::V4(a),
             Err(skip) => Entry::Refused(skip),
         });
+    }
+
+    /// Nothing but permitted lone IPv4 addresses so far (in `plain`).
+    fn is_plain(&self) -> bool {
+        self.entries.is_empty() && self.names.is_empty()
+    }
+
+    /// Moves the addresses kept in `plain` into `entries`, where they stand first.
+    fn leave_plain(&mut self) {
+        if !self.plain.is_empty() {
+            self.entries = std::mem::take(&mut self.plain).into_iter().map(Entry::V4).collect();
+        }
     }
 
     fn push_entry(&mut self, hosts: Option<Span>) {
@@ -171,6 +193,7 @@ impl Collector {
             // A v4 span never leaves the low 32 bits.
             Some(s) if !s.v6 && s.first == s.last => self.push_v4(s.first as u32),
             _ => {
+                self.leave_plain();
                 // Fits: a list has fewer than 2^32 lines in practice, and --max-hosts stops it long before.
                 self.entries.push(Entry::Wide(self.wide.len() as u32));
                 self.wide.push(hosts);
@@ -273,6 +296,7 @@ impl Collector {
         } else if let Ok(range) = text.parse::<Range>() {
             self.push_entry(Some(range.span()));
         } else if is_hostname(text) {
+            self.leave_plain();
             self.names.push((self.entries.len(), text.to_string()));
         } else {
             return false;
@@ -285,7 +309,11 @@ impl Collector {
     /// at each step. Pages reserved and never written cost nothing; a list larger than 512 MB grows from there.
     pub fn expect_bytes(&mut self, bytes: u64) {
         let entries = usize::try_from(bytes / 8).unwrap_or(usize::MAX).min(1 << 26);
-        let _ = self.entries.try_reserve_exact(entries.saturating_sub(self.entries.len()));
+        if self.is_plain() {
+            let _ = self.plain.try_reserve_exact(entries.saturating_sub(self.plain.len()));
+        } else {
+            let _ = self.entries.try_reserve_exact(entries.saturating_sub(self.entries.len()));
+        }
     }
 
     /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank lines, CRLF,
@@ -340,6 +368,21 @@ impl Collector {
     /// A target set larger than `max_hosts` is refused first, before a name is resolved or an address stored:
     /// a `2001:db8::/96` once asked for a 1 GB allocation and aborted.
     pub fn finish(mut self, resolve_deadline: Duration) -> Result<(Addrs, ListReport), TooManyHosts> {
+        // The usual long list: permitted lone IPv4 addresses in address order, so distinct, all taken (no
+        // `--count` below their number, no shard). They are the sweep's list as they were read.
+        if self.is_plain()
+            && self.shard.is_none()
+            && self.limit.is_none_or(|l| l >= self.plain.len())
+            && self.plain.windows(2).all(|w| w[0] < w[1])
+        {
+            let hosts = self.plain.len();
+            if hosts > self.max_hosts {
+                let fenced = !self.filter.allow.is_empty();
+                return Err(TooManyHosts { hosts: hosts as u128, max: self.max_hosts, fenced });
+            }
+            return Ok((Addrs::from_v4(self.plain), self.report));
+        }
+        self.leave_plain();
         let planned = self.planned();
         let hosts = self.limit.map_or(planned, |l| planned.min(l as u128));
         if hosts > self.max_hosts as u128 {

@@ -116,6 +116,30 @@ fn a_block_larger_than_max_hosts_is_refused_before_it_is_expanded() {
 }
 
 #[test]
+fn a_list_of_lone_addresses_gives_the_same_hosts_in_order_or_not_and_with_or_without_count() {
+    // In address order: taken as read. Out of order, repeated, refused, cut by --count or by --max-hosts: the
+    // same rules as any list.
+    let plain = "127.0.0.1\n127.0.0.2\n127.0.0.9\n";
+    let (hosts, r) = collect(plain, None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.9"]);
+    assert_eq!((r.lines, r.duplicates, r.truncated), (3, 0, false));
+    let (hosts, r) = collect(plain, Some(2), Filter::default());
+    assert_eq!((hosts, r.truncated), (vec!["127.0.0.1".to_string(), "127.0.0.2".to_string()], true));
+    let (hosts, r) = collect("127.0.0.9\n127.0.0.1\n127.0.0.9\n127.0.0.2\n", None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.9", "127.0.0.1", "127.0.0.2"]);
+    assert_eq!(r.duplicates, 1);
+    let (hosts, r) = collect("127.0.0.1\n0.0.0.0\n127.0.0.2\n", None, Filter::default());
+    assert_eq!(hosts, ["127.0.0.1", "127.0.0.2"]);
+    assert_eq!(r.reserved, 1);
+    assert_eq!(collect_at_most(plain, None, Filter::default(), 3), Ok(3));
+    assert_eq!(
+        collect_at_most(plain, None, Filter::default(), 2),
+        Err(TooManyHosts { hosts: 3, max: 2, fenced: false })
+    );
+    assert_eq!(collect_at_most(plain, Some(2), Filter::default(), 2), Ok(2));
+}
+
+#[test]
 fn max_hosts_counts_distinct_permitted_hosts_and_one_per_name() {
     let allow = |s: &str| Filter { allow: vec![parse_cidr_list(s).unwrap()] };
     // The same block twice is still 254 hosts; two blocks are 508.
