@@ -154,9 +154,10 @@ pub fn sweep(
         let blocked = send(socks, prober, clock, &mut tx, &mut scratch);
         let now = clock.now();
         while let Some(r) = prober.poll_result() {
-            // A turn that finishes more hosts than the vector holds (timers firing together after a stall) hands
-            // them over rather than growing it: a grown vector is fresh memory, a page fault every 4 KB.
-            if done.len() == done.capacity() && !done.is_empty() {
+            // A turn that finishes more hosts than a handover holds (timers firing together after a stall) hands
+            // them over in handovers rather than growing the vector: grown, it is fresh memory, a page fault every
+            // 4 KB.
+            if done.len() >= HANDOVER_HOSTS {
                 on_results(&mut done);
                 done.clear();
                 handed_over = now;

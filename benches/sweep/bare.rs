@@ -1,5 +1,6 @@
-//! The bare sendmmsg/recvmmsg sweep, and what the io_uring variant (`uring.rs`) shares with it: the list, the
-//! socket, the echo request and the reply test. No tags, no matching, no timestamps, no output: our physical
+//! The bare sendmmsg/recvmmsg sweep, and what the io_uring (`uring.rs`) and two-thread (`split.rs`) variants
+//! share with it: the list, the socket, the echo request, the reply test (and for `split.rs` the batched send and
+//! receive). No tags, no matching, no timestamps, no output: our physical
 //! limit on the same kernel path pinger uses.
 
 use std::io::{BufRead, BufReader};
@@ -62,7 +63,59 @@ pub fn sockaddr(a: Ipv4Addr) -> libc::sockaddr_in {
 }
 
 /// Room for one SCM_TIMESTAMPNS control message (as pinger's receive path reserves).
-const CMSG_LEN: usize = 64;
+pub const CMSG_LEN: usize = 64;
+
+/// Sends the next batch of echo requests (at most [`BATCH`], from `addrs[sent]` on) with one sendmmsg; returns how
+/// many the kernel took.
+#[inline(always)]
+pub fn send_next(fd: i32, addrs: &[Ipv4Addr], sent: usize, pkts: &mut [[u8; ECHO_LEN]]) -> usize {
+    let n = (addrs.len() - sent).min(BATCH);
+    // SAFETY: C structs, zero-initialised, pointing into vectors that outlive the call.
+    let mut sas: [libc::sockaddr_in; BATCH] = unsafe { zeroed() };
+    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    for i in 0..n {
+        let k = sent + i;
+        fill_echo(&mut pkts[i], k);
+        sas[i] = sockaddr(addrs[k]);
+        iovs[i] = libc::iovec { iov_base: pkts[i].as_mut_ptr().cast(), iov_len: ECHO_LEN };
+        msgs[i].msg_hdr.msg_name = (&mut sas[i] as *mut libc::sockaddr_in).cast();
+        msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as u32;
+        msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `n` headers initialised above.
+    let rc = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as u32, 0) };
+    rc.max(0) as usize
+}
+
+/// Reads what waits on the socket with one recvmmsg (MSG_DONTWAIT), with room for a timestamp in `control` when
+/// given. Returns how many packets were read (0: none waited) and how many of them are echo replies.
+#[inline(always)]
+pub fn recv_once(fd: i32, rxbufs: &mut [[u8; RX_LEN]], mut control: Option<&mut [[u8; CMSG_LEN]]>) -> (usize, usize) {
+    // SAFETY: C structs, zero-initialised, pointing into vectors that outlive the call.
+    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    for i in 0..BATCH {
+        iovs[i] = libc::iovec { iov_base: rxbufs[i].as_mut_ptr().cast(), iov_len: RX_LEN };
+        let h = &mut msgs[i].msg_hdr;
+        h.msg_iov = &mut iovs[i];
+        h.msg_iovlen = 1;
+        if let Some(control) = control.as_deref_mut() {
+            h.msg_control = control[i].as_mut_ptr().cast();
+            h.msg_controllen = CMSG_LEN;
+        }
+    }
+    // SAFETY: as above.
+    let rc = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+    if rc <= 0 {
+        return (0, 0);
+    }
+    let n = rc as usize;
+    let replies =
+        msgs[..n].iter().zip(rxbufs.iter()).filter(|(m, b)| is_echo_reply(&b[..], m.msg_len as usize)).count();
+    (n, replies)
+}
 
 /// The bare sweep: sendmmsg batches of [`BATCH`], drain recvmmsg after each batch, stop when every reply came or
 /// [`GRACE`] after the last send. Returns the number of echo replies received. `stamped`: the socket asks for
@@ -84,56 +137,18 @@ pub fn sweep(list: &Path, stamped: bool) -> usize {
     let mut last_send = Instant::now();
     while received < addrs.len() {
         if sent < addrs.len() {
-            let n = (addrs.len() - sent).min(BATCH);
-            // SAFETY: C structs, zero-initialised, pointing into vectors that outlive the call.
-            let mut sas: [libc::sockaddr_in; BATCH] = unsafe { zeroed() };
-            let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
-            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-            for i in 0..n {
-                let k = sent + i;
-                fill_echo(&mut pkts[i], k);
-                sas[i] = sockaddr(addrs[k]);
-                iovs[i] = libc::iovec { iov_base: pkts[i].as_mut_ptr().cast(), iov_len: ECHO_LEN };
-                msgs[i].msg_hdr.msg_name = (&mut sas[i] as *mut libc::sockaddr_in).cast();
-                msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as u32;
-                msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: `n` headers initialised above.
-            let rc = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as u32, 0) };
-            if rc > 0 {
-                sent += rc as usize;
+            let n = send_next(fd, &addrs, sent, &mut pkts);
+            if n > 0 {
+                sent += n;
                 last_send = Instant::now();
             }
         } else if last_send.elapsed() > GRACE {
             break;
         }
         loop {
-            // SAFETY: as above.
-            let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
-            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-            for i in 0..BATCH {
-                iovs[i] = libc::iovec { iov_base: rxbufs[i].as_mut_ptr().cast(), iov_len: RX_LEN };
-                let h = &mut msgs[i].msg_hdr;
-                h.msg_iov = &mut iovs[i];
-                h.msg_iovlen = 1;
-                if stamped {
-                    h.msg_control = control[i].as_mut_ptr().cast();
-                    h.msg_controllen = CMSG_LEN;
-                }
-            }
-            let rc = unsafe {
-                libc::recvmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
-            };
-            if rc <= 0 {
-                break;
-            }
-            received += msgs[..rc as usize]
-                .iter()
-                .zip(&rxbufs)
-                .filter(|(m, b)| is_echo_reply(&b[..], m.msg_len as usize))
-                .count();
-            if (rc as usize) < BATCH {
+            let (n, replies) = recv_once(fd, &mut rxbufs, if stamped { Some(&mut control) } else { None });
+            received += replies;
+            if n < BATCH {
                 break;
             }
         }

@@ -22,7 +22,8 @@ use super::{
 const EXAMPLES: usize = 5;
 
 /// One entry of the list (a block or a range). A lone IPv4 address, the usual line of a long list, is kept in
-/// 8 bytes, with the filter's verdict on it taken once, as it is read; anything else is its span (48 bytes,
+/// 8 bytes (4 in `Collector::plain` while the list is nothing else), with the filter's verdict on it taken once,
+/// as it is read; anything else is its span (48 bytes,
 /// `None` for an IPv6 block over /96, not expanded) in `Collector::wide`. A 16,777,214-line list held 805 MB
 /// of spans before the first address was taken.
 #[derive(Clone, Copy)]
@@ -52,8 +53,9 @@ pub struct Collector {
     hosts: Addrs,
     report: ListReport,
     /// While every entry so far is a lone IPv4 address the filter permits (the usual long list), they are kept
-    /// here, 4 bytes each, and become the sweep's list as they are when they are in address order; an entry of any
-    /// other kind (a refused address, a block, a name) first moves them into `entries`, 8 bytes each.
+    /// here, 4 bytes each. They become the sweep's list as they are when they are in address order, all taken (no
+    /// shard, `--count` not below their number); an entry of any other kind (a refused address, a block, a name)
+    /// first moves them into `entries`, 8 bytes each.
     plain: Vec<u32>,
     /// Entries (blocks and ranges) in list order; host names wait beside them (with the position they go before)
     /// to be resolved.
@@ -181,10 +183,15 @@ impl Collector {
         self.entries.is_empty() && self.names.is_empty()
     }
 
-    /// Moves the addresses kept in `plain` into `entries`, where they stand first.
+    /// Moves the addresses kept in `plain` into `entries`, where they stand first, with the room reserved for the
+    /// list.
     fn leave_plain(&mut self) {
         if !self.plain.is_empty() {
-            self.entries = std::mem::take(&mut self.plain).into_iter().map(Entry::V4).collect();
+            let plain = std::mem::take(&mut self.plain);
+            let mut entries = Vec::new();
+            let _ = entries.try_reserve_exact(plain.capacity());
+            entries.extend(plain.into_iter().map(Entry::V4));
+            self.entries = entries;
         }
     }
 
@@ -232,8 +239,9 @@ impl Collector {
     /// True when no address can be offered twice: no host names (one may resolve to any address) and no two
     /// entries sharing an address. Then the duplicate sets are not needed: a 127.0.0.0/8 put 16,777,214
     /// addresses through one (168 MB, and more time hashing than the sweep's user time besides) to find none.
-    /// The check sorts 8 bytes an IPv4 entry (less than the set would hold for its addresses; an IPv6 entry 32,
-    /// beside the 48 its span already takes) and frees them before a set is made.
+    /// A list in address order is known disjoint in one pass; any other is sorted, 8 bytes an IPv4 entry (less
+    /// than the set would hold for its addresses; an IPv6 entry 32, beside the 48 its span already takes), freed
+    /// before a set is made.
     fn disjoint(&self) -> bool {
         if !self.names.is_empty() {
             return false;
@@ -304,21 +312,22 @@ impl Collector {
         true
     }
 
-    /// Room for the entries of a list of `bytes` bytes, one for every 8 (the shortest IPv4 line, `1.2.3.4` and a
-    /// newline), reserved at once: grown by doubling, the entries of a 60,000-line list were copied to fresh memory
-    /// at each step. Pages reserved and never written cost nothing; a list larger than 512 MB grows from there.
+    /// Room for the entries of a list of `bytes` bytes more, one for every 8 (the shortest IPv4 line, `1.2.3.4`
+    /// and a newline) and one for a last line without newline, reserved at once: grown by doubling, the entries
+    /// of a 60,000-line list were copied to fresh memory at each step. Pages reserved and never written cost
+    /// nothing; a list larger than 512 MB grows from there.
     pub fn expect_bytes(&mut self, bytes: u64) {
-        let entries = usize::try_from(bytes / 8).unwrap_or(usize::MAX).min(1 << 26);
+        let more = usize::try_from(bytes / 8).unwrap_or(usize::MAX).min(1 << 26) + 1;
         if self.is_plain() {
-            let _ = self.plain.try_reserve_exact(entries.saturating_sub(self.plain.len()));
+            let _ = self.plain.try_reserve_exact(more);
         } else {
-            let _ = self.entries.try_reserve_exact(entries.saturating_sub(self.entries.len()));
+            let _ = self.entries.try_reserve_exact(more);
         }
     }
 
-    /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank lines, CRLF,
-    /// surrounding spaces and a last line without newline are fine. Bad lines are counted and the first few kept
-    /// for the report.
+    /// Reads a host list: one address, CIDR block, A-B range or host name per line; `#` starts a comment; blank
+    /// lines, CRLF, surrounding spaces and a last line without newline are fine. Bad lines are counted and the
+    /// first few kept for the report.
     pub fn read(&mut self, source: &str, mut input: impl BufRead) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(128);
         loop {
