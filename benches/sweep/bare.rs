@@ -1,7 +1,7 @@
 //! The bare sendmmsg/recvmmsg sweep, and what the io_uring (`uring.rs`) and two-thread (`split.rs`) variants
 //! share with it: the list, the socket, the echo request, the reply test (and for `split.rs` the batched send and
-//! receive). No tags, no matching, no timestamps, no output: our physical
-//! limit on the same kernel path pinger uses.
+//! receive). No tags, no matching, no timestamps, no output: our physical limit on the same kernel path pinger
+//! uses.
 
 use std::io::{BufRead, BufReader};
 use std::mem::{size_of, zeroed};

@@ -23,9 +23,8 @@ const EXAMPLES: usize = 5;
 
 /// One entry of the list (a block or a range). A lone IPv4 address, the usual line of a long list, is kept in
 /// 8 bytes (4 in `Collector::plain` while the list is nothing else), with the filter's verdict on it taken once,
-/// as it is read; anything else is its span (48 bytes,
-/// `None` for an IPv6 block over /96, not expanded) in `Collector::wide`. A 16,777,214-line list held 805 MB
-/// of spans before the first address was taken.
+/// as it is read; anything else is its span (48 bytes, `None` for an IPv6 block over /96, not expanded) in
+/// `Collector::wide`. A 16,777,214-line list held 805 MB of spans before the first address was taken.
 #[derive(Clone, Copy)]
 enum Entry {
     /// A lone IPv4 address the filter permits.
@@ -312,10 +311,10 @@ impl Collector {
         true
     }
 
-    /// Room for the entries of a list of `bytes` bytes more, one for every 8 (the shortest IPv4 line, `1.2.3.4`
-    /// and a newline) and one for a last line without newline, reserved at once: grown by doubling, the entries
-    /// of a 60,000-line list were copied to fresh memory at each step. Pages reserved and never written cost
-    /// nothing; a list larger than 512 MB grows from there.
+    /// Room for the entries of a list of `bytes` bytes more, one for every 8 (the shortest IPv4 line: four
+    /// one-digit octets, three dots and a newline) and one for a last line without newline, reserved at once:
+    /// grown by doubling, the entries of a 60,000-line list were copied to fresh memory at each step. Pages
+    /// reserved and never written cost nothing; a list larger than 512 MB grows from there.
     pub fn expect_bytes(&mut self, bytes: u64) {
         let more = usize::try_from(bytes / 8).unwrap_or(usize::MAX).min(1 << 26) + 1;
         if self.is_plain() {
